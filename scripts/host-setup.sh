@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Prepares this machine for VoidVM's tests and for running the server against
+# a local libvirtd: Debian packages, the libvirt daemons (started by hand where
+# there is no systemd), and a small TCG test guest (kernel + busybox initramfs).
+# Idempotent: every step checks before it acts.
+set -euo pipefail
+
+CACHE_DIR="${VOIDVM_TEST_CACHE:-/var/cache/voidvm-test}"
+PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
+  qemu-utils openssh-server chromium linux-image-cloud-amd64 busybox-static cpio
+  websockify netcat-openbsd)
+
+log() { printf '[host-setup] %s\n' "$*"; }
+
+missing_packages() {
+  local p out=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || out+=("$p")
+  done
+  echo "${out[@]:-}"
+}
+
+socket_answers() {
+  [ -S /var/run/libvirt/libvirt-sock ] && timeout 10 virsh -c qemu:///system version >/dev/null 2>&1
+}
+
+is_debian=false
+[ -r /etc/debian_version ] && command -v apt-get >/dev/null && is_debian=true
+
+if ! $is_debian || [ "$(id -u)" != 0 ]; then
+  # Can't install or start anything: say exactly what is missing.
+  problems=()
+  if $is_debian; then
+    m=$(missing_packages)
+    [ -n "$m" ] && problems+=("missing Debian packages: $m  (as root: apt-get update && apt-get install -y $m)")
+  else
+    for c in virsh libvirtd qemu-system-x86_64 qemu-img sshd chromium busybox cpio; do
+      command -v "$c" >/dev/null || [ -x "/usr/sbin/$c" ] || problems+=("missing command: $c (install libvirt, QEMU, OpenSSH server, Chromium, busybox and cpio with your package manager)")
+    done
+  fi
+  socket_answers || problems+=("no libvirtd answers on /var/run/libvirt/libvirt-sock (start it as root: virtlogd -d && libvirtd -d)")
+  [ -f "$CACHE_DIR/initramfs.cpio.gz" ] || problems+=("test guest not prepared in $CACHE_DIR (run this script once as root on Debian/Ubuntu)")
+  if [ ${#problems[@]} -eq 0 ]; then
+    log "everything needed is present"
+    exit 0
+  fi
+  log "this script installs and starts things only as root on Debian/Ubuntu; still missing:"
+  for p in "${problems[@]}"; do printf '  - %s\n' "$p"; done
+  exit 1
+fi
+
+# 1. Packages.
+m=$(missing_packages)
+if [ -n "$m" ]; then
+  log "installing: $m"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  # shellcheck disable=SC2086
+  apt-get install -y -q --no-install-recommends $m
+fi
+
+# 2. libvirt: the qemu driver wants a libvirt-qemu user; test guests run as root.
+getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+getent passwd libvirt-qemu >/dev/null || useradd --system -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+getent group libvirt >/dev/null || groupadd --system libvirt
+conf=/etc/libvirt/qemu.conf
+conf_changed=false
+mkdir -p /etc/libvirt
+touch "$conf"
+grep -q '^user = "root"' "$conf" || { echo 'user = "root"' >>"$conf"; conf_changed=true; }
+grep -q '^group = "root"' "$conf" || { echo 'group = "root"' >>"$conf"; conf_changed=true; }
+mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/qemu
+if $conf_changed && pgrep -x libvirtd >/dev/null; then
+  log "qemu.conf changed: restarting libvirtd"
+  pkill -x libvirtd || true
+  for _ in $(seq 1 20); do pgrep -x libvirtd >/dev/null || break; sleep 0.5; done
+fi
+
+if ! socket_answers; then
+  log "starting virtlogd and libvirtd"
+  pgrep -x virtlogd >/dev/null || virtlogd -d
+  pgrep -x libvirtd >/dev/null || libvirtd -d
+  for _ in $(seq 1 60); do socket_answers && break; sleep 0.5; done
+  socket_answers || { log "libvirtd did not come up; see /var/log/libvirt"; exit 1; }
+fi
+
+# 3. The test guest: direct kernel boot of the cloud kernel with a busybox
+# initramfs that runs shells on the serial port and on tty1 (reachable by VNC).
+mkdir -p "$CACHE_DIR"
+kernel=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1)
+[ -n "$kernel" ] || { log "no /boot/vmlinuz-*-cloud-amd64 found"; exit 1; }
+cp -u "$kernel" "$CACHE_DIR/vmlinuz"
+if [ ! -f "$CACHE_DIR/initramfs.cpio.gz" ] || [ "$0" -nt "$CACHE_DIR/initramfs.cpio.gz" ]; then
+  log "building the test guest's initramfs in $CACHE_DIR"
+  root=$(mktemp -d)
+  mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,root,etc/acpi/PWRF,lib/modules}
+  cp /bin/busybox "$root/bin/busybox"
+  kver=$(basename "$kernel" | sed 's/^vmlinuz-//')
+  # The ACPI power button (graceful shutdown) needs these two modules.
+  for mod in drivers/acpi/button.ko drivers/input/evdev.ko; do
+    src="/lib/modules/$kver/kernel/$mod"
+    if [ -f "$src" ]; then cp "$src" "$root/lib/modules/"; elif [ -f "$src.xz" ]; then xz -dc "$src.xz" >"$root/lib/modules/$(basename "$mod")"; fi
+  done
+  printf '#!/bin/sh\npoweroff -f\n' >"$root/etc/acpi/PWRF/00000080"
+  chmod +x "$root/etc/acpi/PWRF/00000080"
+  for a in sh ash mount umount cat echo ls ps stty sleep dd yes head base64 setsid cttyhack \
+    mkdir rm uname hostname ip ifconfig udhcpc poweroff reboot halt init getty sync seq \
+    insmod acpid tr wc grep true false kill od hexdump; do
+    ln -sf busybox "$root/bin/$a"
+  done
+  cat >"$root/init" <<'INIT'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+hostname voidvm-guest
+export HOME=/root PS1='guest# '
+echo "voidvm test guest ready"
+# Shells on the serial console and on the first VT; respawn so a closed shell comes back.
+(while true; do setsid cttyhack sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'; done) &
+(while true; do setsid sh -c 'exec sh </dev/tty1 >/dev/tty1 2>&1'; done) &
+# ACPI power button -> poweroff, so a graceful shutdown request completes.
+for m in /lib/modules/*.ko; do insmod "$m" 2>/dev/null; done
+sleep 1
+mkdir -p /var/run /var/log
+acpid -f -c /etc/acpi -l /dev/null -p /tmp/acpid.pid &
+while true; do sleep 3600; done
+INIT
+  chmod +x "$root/init"
+  (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) >"$CACHE_DIR/initramfs.cpio.gz.tmp"
+  mv "$CACHE_DIR/initramfs.cpio.gz.tmp" "$CACHE_DIR/initramfs.cpio.gz"
+  rm -rf "$root"
+fi
+log "ready: libvirtd answers; test guest in $CACHE_DIR"

@@ -1,0 +1,321 @@
+/**
+ * The VoidVM WebSocket protocol: every client message's schema (zod, so the
+ * server validates with the same definitions the client is typed by) and the
+ * shapes of every server message. docs/protocol.md is the prose version.
+ */
+import { z } from 'zod'
+import type { ErrorCode } from './errors.js'
+
+/** A VM reference: the libvirt domain name, or its UUID. */
+const vmRef = z.string().min(1, 'vmId must be a VM name or UUID').max(256)
+const sessionId = z.string().min(1).max(128)
+
+export const VM_STATUSES = ['running', 'paused', 'stopped', 'stopping', 'crashed', 'suspended', 'unknown'] as const
+export type VmStatusValue = (typeof VM_STATUSES)[number]
+
+export const VM_ACTIONS = ['start', 'stop', 'restart', 'pause', 'resume', 'reset'] as const
+export type VmAction = (typeof VM_ACTIONS)[number]
+
+export const TOPICS = ['vm-status', 'vm-status-all', 'system-monitor'] as const
+export type Topic = (typeof TOPICS)[number]
+
+/** system-monitor interval bounds (ms); requests outside are clamped. */
+export const MONITOR_INTERVAL = { min: 500, max: 60_000, default: 5_000 } as const
+
+export const ROLES = ['admin', 'operator', 'viewer'] as const
+export type Role = (typeof ROLES)[number]
+
+// ---------------------------------------------------------------- client → server
+
+export const authData = z.object({ token: z.string().min(1, 'token is required') })
+
+export const subscribeData = z.object({
+  topic: z.enum(TOPICS),
+  vmId: vmRef.optional(),
+  interval: z.number().int().positive().optional(),
+})
+
+export const unsubscribeData = z.object({
+  topic: z.enum(TOPICS),
+  vmId: vmRef.optional(),
+})
+
+export const vmControlData = z.object({
+  vmId: vmRef,
+  action: z.enum(VM_ACTIONS),
+  force: z.boolean().optional(),
+})
+
+export const vncConnectData = z.object({
+  vmId: vmRef,
+  /** "json" (default): RFB bytes travel as base64 in vnc-data; "websocket": also returns a binary WebSocket url. */
+  transport: z.enum(['json', 'websocket']).optional(),
+})
+
+export const vncDataData = z.object({
+  vmId: vmRef,
+  sessionId: sessionId.optional(),
+  data: z.base64('data must be base64'),
+})
+
+const vncTarget = { vmId: vmRef, sessionId: sessionId.optional() }
+const coordinate = z.number().int().min(0).max(65535)
+
+export const vncInputData = z.discriminatedUnion('inputType', [
+  z.object({
+    ...vncTarget,
+    inputType: z.literal('mouse'),
+    x: coordinate,
+    y: coordinate,
+    /** RFB button mask: bit 0 left, 1 middle, 2 right, 3/4 wheel up/down. */
+    buttons: z.number().int().min(0).max(255),
+  }),
+  z.object({
+    ...vncTarget,
+    inputType: z.literal('keyboard'),
+    /** A KeyboardEvent.key value ("Enter", "a", "ArrowLeft", "F5", …). */
+    key: z.string().min(1).max(32),
+    down: z.boolean(),
+  }),
+  z.object({
+    ...vncTarget,
+    inputType: z.literal('text'),
+    /** Typed as key presses on a US layout ("paste as keystrokes"). */
+    text: z.string().min(1).max(65536),
+  }),
+])
+
+export const vncDisconnectData = z.object(vncTarget)
+
+export const sshCredentials = z.union([
+  z.object({ username: z.string().min(1).max(256), password: z.string().max(4096) }),
+  z.object({
+    username: z.string().min(1).max(256),
+    privateKey: z.string().min(1).max(65536),
+    passphrase: z.string().max(4096).optional(),
+  }),
+])
+
+const termSize = { cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) }
+
+export const terminalConnectData = z.object({
+  vmId: vmRef,
+  type: z.enum(['ssh', 'serial']),
+  credentials: sshCredentials.optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  cols: termSize.cols.optional(),
+  rows: termSize.rows.optional(),
+})
+
+const terminalTarget = { vmId: vmRef, sessionId: sessionId.optional() }
+
+export const terminalInputData = z.object({ ...terminalTarget, input: z.string().max(1 << 20) })
+export const terminalResizeData = z.object({ ...terminalTarget, ...termSize })
+export const terminalDisconnectData = z.object(terminalTarget)
+
+/** Every client message type and the schema of its `data`. */
+export const CLIENT_MESSAGES = {
+  auth: authData,
+  subscribe: subscribeData,
+  unsubscribe: unsubscribeData,
+  'vm-control': vmControlData,
+  'vnc-connect': vncConnectData,
+  'vnc-data': vncDataData,
+  'vnc-input': vncInputData,
+  'vnc-disconnect': vncDisconnectData,
+  'terminal-connect': terminalConnectData,
+  'terminal-input': terminalInputData,
+  'terminal-resize': terminalResizeData,
+  'terminal-disconnect': terminalDisconnectData,
+} as const
+
+export type ClientMessageType = keyof typeof CLIENT_MESSAGES
+export type ClientMessageData<T extends ClientMessageType> = z.infer<(typeof CLIENT_MESSAGES)[T]>
+
+/** The envelope every client frame must have. */
+export const clientEnvelope = z.object({
+  type: z.string().min(1, 'type is required'),
+  data: z.unknown().optional(),
+  id: z.union([z.string().max(256), z.number()]).optional(),
+})
+
+// ---------------------------------------------------------------- server → client
+
+export interface VmStatusData {
+  vmId: string
+  uuid: string
+  name: string
+  status: VmStatusValue
+  /** Percent of all the VM's vCPUs, 0–100. */
+  cpu: number
+  /** Percent of the guest's memory in use, 0–100. */
+  memory: number
+  /** Bytes per second since the last sample. */
+  network: { rx: number; tx: number }
+  disk: { read: number; write: number }
+  vcpus: number
+  memoryKiB: number
+}
+
+export interface SystemMonitorData {
+  cpu: { usage: number; cores: number[] }
+  /** KiB, and percent. */
+  memory: { total: number; used: number; usage: number }
+  /** Bytes per second. */
+  disk: { read: number; write: number }
+  network: { rx: number; tx: number }
+}
+
+export const SYSTEM_EVENTS = [
+  'vm-created',
+  'vm-deleted',
+  'vm-started',
+  'vm-stopped',
+  'vm-paused',
+  'vm-resumed',
+  'vm-restarted',
+  'vm-reset',
+  'vm-crashed',
+  'hypervisor-connected',
+  'hypervisor-disconnected',
+] as const
+export type SystemEventName = (typeof SYSTEM_EVENTS)[number]
+
+export interface SystemEventData {
+  event: SystemEventName
+  vmId?: string
+  userId?: string
+  message: string
+  level: 'info' | 'warning' | 'error'
+}
+
+export interface ErrorData {
+  code: ErrorCode
+  message: string
+  vmId?: string
+  details?: string
+  /** The offending field's path, for INVALID_MESSAGE. */
+  field?: string
+}
+
+export interface AuthResponseData {
+  userId: string
+  username: string
+  role: Role
+  expiresAt: string
+}
+
+export interface SubscribeResponseData {
+  topic: Topic
+  vmId?: string
+  interval?: number
+}
+
+export interface VmControlResponseData {
+  vmId: string
+  action: VmAction
+  status: 'success'
+}
+
+export interface VncConnectResponseData {
+  vmId: string
+  sessionId: string
+  width: number
+  height: number
+  name: string
+  /** With transport "websocket": a single-use path (`/ws/vnc?ticket=…`), valid 30 s. */
+  url?: string
+}
+
+export interface VncDataPush {
+  vmId: string
+  sessionId: string
+  data: string
+}
+
+export interface VncClosedData {
+  vmId: string
+  sessionId: string
+  reason: string
+}
+
+export interface TerminalConnectResponseData {
+  vmId: string
+  sessionId: string
+  type: 'ssh' | 'serial'
+  /** SHA-256 fingerprint of the SSH host key (base64, as OpenSSH prints it). */
+  hostKey?: string
+}
+
+export interface TerminalOutputData {
+  vmId: string
+  sessionId: string
+  output: string
+}
+
+export interface TerminalClosedData {
+  vmId: string
+  sessionId: string
+  exitCode?: number
+  signal?: string
+  reason: string
+}
+
+/** Pushes: server messages without an id. */
+export interface ServerPushes {
+  'vm-status': VmStatusData
+  'system-monitor': SystemMonitorData
+  'system-event': SystemEventData
+  error: ErrorData
+  'vnc-data': VncDataPush
+  'vnc-closed': VncClosedData
+  'terminal-output': TerminalOutputData
+  'terminal-closed': TerminalClosedData
+}
+
+/** Replies: `<type>-response` for each client message type. */
+export interface ServerResponses {
+  'auth-response': AuthResponseData
+  'subscribe-response': SubscribeResponseData
+  'unsubscribe-response': SubscribeResponseData
+  'vm-control-response': VmControlResponseData
+  'vnc-connect-response': VncConnectResponseData
+  'vnc-data-response': { vmId: string; sessionId: string }
+  'vnc-input-response': { vmId: string; sessionId: string }
+  'vnc-disconnect-response': { vmId: string; sessionId: string }
+  'terminal-connect-response': TerminalConnectResponseData
+  'terminal-input-response': { vmId: string; sessionId: string }
+  'terminal-resize-response': { vmId: string; sessionId: string; cols: number; rows: number }
+  'terminal-disconnect-response': { vmId: string; sessionId: string }
+}
+
+export type ServerMessageType = keyof ServerPushes | keyof ServerResponses
+
+export interface ServerMessage<T extends ServerMessageType = ServerMessageType> {
+  type: T
+  data: T extends keyof ServerPushes ? ServerPushes[T] : T extends keyof ServerResponses ? ServerResponses[T] : never
+  id?: string | number
+  timestamp: string
+}
+
+// ---------------------------------------------------------------- HTTP
+
+export interface HealthResponse {
+  status: 'ok'
+  version: string
+  hypervisor: { connected: boolean; uri: string }
+}
+
+export interface LoginResponse {
+  token: string
+  expiresAt: string
+  user: { id: string; username: string; role: Role }
+}
+
+/** Paths of the HTTP and WebSocket endpoints. */
+export const ENDPOINTS = {
+  ws: '/ws',
+  vncWs: '/ws/vnc',
+  health: '/api/health',
+  login: '/api/auth/login',
+} as const
