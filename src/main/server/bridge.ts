@@ -134,3 +134,22 @@ export interface Logger {
   warn(msg: string, fields?: Record<string, unknown>): void
   error(msg: string, fields?: Record<string, unknown>): void
 }
+
+/**
+ * What the VNC and terminal bridges need from the hypervisor bridge, so that
+ * one libvirt connection serves them all. Implemented in src/main/hypervisor.
+ */
+export interface VmDirectory {
+  /** Resolves a name or UUID; throws ApiError VM_NOT_FOUND or HYPERVISOR_UNAVAILABLE. */
+  resolve(
+    vmRef: string,
+  ): Promise<{ name: string; uuid: string; status: import('../../shared/protocol.js').VmStatusValue }>
+  /** The live domain XML; `secure` includes secrets such as the VNC password. */
+  xml(vmName: string, opts?: { secure?: boolean }): Promise<string>
+  /** The guest's IP addresses from libvirt (DHCP lease first, then ARP), IPv4 first. */
+  interfaceAddresses(vmName: string): Promise<string[]>
+  /** The VM's serial console as a byte stream (safe mode: never forces other users off). */
+  openConsole(vmName: string): Promise<import('node:stream').Duplex>
+  /** Calls back when a VM stops, crashes or is undefined; returns an unsubscribe function. */
+  onVmGone(cb: (vmName: string) => void): () => void
+}
