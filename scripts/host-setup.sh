@@ -90,7 +90,9 @@ mkdir -p "$CACHE_DIR"
 kernel=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1)
 [ -n "$kernel" ] || { log "no /boot/vmlinuz-*-cloud-amd64 found"; exit 1; }
 cp -u "$kernel" "$CACHE_DIR/vmlinuz"
-if [ ! -f "$CACHE_DIR/initramfs.cpio.gz" ] || [ "$0" -nt "$CACHE_DIR/initramfs.cpio.gz" ]; then
+# Rebuilt when this script changes (its hash is kept beside the image).
+setup_hash=$(sha256sum "$0" | cut -d' ' -f1)
+if [ ! -f "$CACHE_DIR/initramfs.cpio.gz" ] || [ "$(cat "$CACHE_DIR/.setup-hash" 2>/dev/null)" != "$setup_hash" ]; then
   log "building the test guest's initramfs in $CACHE_DIR"
   root=$(mktemp -d)
   mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,root,etc/acpi/PWRF,lib/modules}
@@ -129,6 +131,7 @@ INIT
   chmod +x "$root/init"
   (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) >"$CACHE_DIR/initramfs.cpio.gz.tmp"
   mv "$CACHE_DIR/initramfs.cpio.gz.tmp" "$CACHE_DIR/initramfs.cpio.gz"
+  echo "$setup_hash" >"$CACHE_DIR/.setup-hash"
   rm -rf "$root"
 fi
 log "ready: libvirtd answers; test guest in $CACHE_DIR"
