@@ -1,0 +1,196 @@
+/**
+ * One proxied VNC session: the upstream RFB connection to QEMU (handshake
+ * already done), the downstream RFB server toward one viewer transport (JSON
+ * vnc-data or the binary WebSocket), the client→server framer, input
+ * injection between whole client messages, and backpressure in both
+ * directions.
+ */
+import { randomUUID } from 'node:crypto'
+import type net from 'node:net'
+import { RfbServerHandshake } from './downstream.js'
+import { ClientMessageFramer, RfbFramingError, type ServerInit } from './rfb.js'
+import type { Upstream } from './upstream.js'
+
+/** Where the VNC server's bytes go: a JSON socket (base64 pushes) or a binary WebSocket. */
+export interface ViewerTransport {
+  send(data: Buffer): void
+  /** Bytes queued toward the viewer and not yet on the network. */
+  readonly buffered: number
+  /** Calls back once, when `buffered` has fallen below the transport's low-water mark. */
+  onDrain(cb: () => void): void
+}
+
+export interface SessionOptions {
+  /** Viewer-side backlog (bytes) past which the proxy stops reading from QEMU. */
+  highWater?: number
+  /** Largest backlog toward QEMU before the session is ended (a viewer flooding input). */
+  upstreamLimit?: number
+  /** Delay between typed characters (ms); QEMU's PS/2 queue drops keys that arrive in a burst. */
+  typingDelayMs?: number
+  /** Called once when the session ends, with the reason (never containing secrets). */
+  onClose(reason: string, error: boolean): void
+}
+
+export class VncSession {
+  readonly id = randomUUID()
+  readonly serverInit: ServerInit
+  private readonly upstream: net.Socket
+  private viewer?: ViewerTransport
+  private readonly downstream: RfbServerHandshake
+  private readonly framer = new ClientMessageFramer()
+  private readonly highWater: number
+  private readonly upstreamLimit: number
+  private readonly typingDelayMs: number
+  private closed = false
+  private paused = true
+  private leftover: Buffer
+  /** Injected input waiting its turn (text is typed at a pace), as groups written together. */
+  private readonly inputQueue: Buffer[][] = []
+  private typing?: NodeJS.Timeout
+  private readonly drainWaiters: (() => void)[] = []
+
+  constructor(
+    up: Upstream,
+    private readonly opts: SessionOptions,
+  ) {
+    this.serverInit = up.serverInit
+    this.upstream = up.socket
+    this.leftover = up.leftover
+    this.highWater = opts.highWater ?? 1 << 20
+    this.upstreamLimit = opts.upstreamLimit ?? 8 << 20
+    this.typingDelayMs = opts.typingDelayMs ?? 12
+    this.downstream = new RfbServerHandshake(up.serverInit.raw)
+    // Until a viewer finishes its handshake nothing may flow toward it; the
+    // socket stays paused (QEMU sends nothing unrequested but Bell/cut text).
+    this.upstream.pause()
+    this.upstream.on('data', this.onUpstreamData)
+    this.upstream.on('end', () => this.close('the VNC server closed the connection', false))
+    this.upstream.on('close', () => this.close('the VNC server connection closed', false))
+    this.upstream.on('error', e => this.close(`VNC server connection error: ${e.message}`, true))
+    this.upstream.on('drain', () => {
+      for (const w of this.drainWaiters.splice(0)) w()
+    })
+  }
+
+  get width(): number {
+    return this.serverInit.width
+  }
+  get height(): number {
+    return this.serverInit.height
+  }
+  get name(): string {
+    return this.serverInit.name
+  }
+  get isClosed(): boolean {
+    return this.closed
+  }
+  get hasViewer(): boolean {
+    return this.viewer !== undefined
+  }
+
+  /** Starts the RFB server side toward a viewer: sends the version greeting. */
+  attachViewer(t: ViewerTransport): void {
+    if (this.viewer) throw new Error('this session already has a viewer')
+    this.viewer = t
+    t.send(this.downstream.greeting())
+  }
+
+  /**
+   * Bytes from the viewer. Returns false when the VNC server is not keeping
+   * up; a transport that can pause should wait for `onUpstreamDrain`.
+   */
+  fromViewer(chunk: Buffer): boolean {
+    if (this.closed || !this.viewer) return true
+    let data = chunk
+    if (!this.downstream.ready) {
+      const step = this.downstream.push(chunk)
+      for (const r of step.reply) this.viewer.send(r)
+      if (step.error) {
+        this.close(`RFB protocol error from the viewer: ${step.error}`, true)
+        return true
+      }
+      if (!this.downstream.ready) return true
+      this.startRelay()
+      data = step.rest
+      if (data.length === 0) return true
+    }
+    let messages: Buffer[]
+    try {
+      messages = this.framer.push(data)
+    } catch (e) {
+      const msg = e instanceof RfbFramingError ? e.message : String(e)
+      this.close(`RFB protocol error from the viewer: ${msg}`, true)
+      return true
+    }
+    // Whole client messages only, so injected input can never land inside one.
+    if (messages.length) return this.writeUpstream(messages.length === 1 ? messages[0]! : Buffer.concat(messages))
+    return true
+  }
+
+  onUpstreamDrain(cb: () => void): void {
+    this.drainWaiters.push(cb)
+  }
+
+  /**
+   * Injects whole RFB messages (KeyEvent/PointerEvent). Each group is written
+   * at once; several groups (typed text) are paced so QEMU's keyboard queue
+   * keeps up.
+   */
+  inject(groups: Buffer[][]): void {
+    if (this.closed) return
+    this.inputQueue.push(...groups)
+    if (!this.typing) this.pumpInput()
+  }
+
+  private pumpInput = (): void => {
+    this.typing = undefined
+    const g = this.inputQueue.shift()
+    if (!g || this.closed) return
+    this.writeUpstream(Buffer.concat(g))
+    if (this.inputQueue.length) this.typing = setTimeout(this.pumpInput, this.typingDelayMs)
+  }
+
+  private writeUpstream(buf: Buffer): boolean {
+    if (this.upstream.writableLength > this.upstreamLimit) {
+      this.close('the viewer sends faster than the VNC server reads', true)
+      return true
+    }
+    return this.upstream.write(buf)
+  }
+
+  private startRelay(): void {
+    if (this.leftover.length) {
+      this.viewer!.send(this.leftover)
+      this.leftover = Buffer.alloc(0)
+    }
+    this.resumeUpstream()
+  }
+
+  private readonly onUpstreamData = (d: Buffer): void => {
+    const v = this.viewer
+    if (!v || this.closed) return
+    v.send(d)
+    // Bounded memory however slow the viewer: stop reading QEMU until it drains.
+    if (v.buffered > this.highWater && !this.paused) {
+      this.paused = true
+      this.upstream.pause()
+      v.onDrain(() => this.resumeUpstream())
+    }
+  }
+
+  private resumeUpstream(): void {
+    if (this.closed) return
+    this.paused = false
+    this.upstream.resume()
+  }
+
+  /** Ends the session (idempotent). */
+  close(reason: string, error = false): void {
+    if (this.closed) return
+    this.closed = true
+    if (this.typing) clearTimeout(this.typing)
+    this.inputQueue.length = 0
+    this.upstream.destroy()
+    this.opts.onClose(reason, error)
+  }
+}
