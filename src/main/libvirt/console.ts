@@ -1,0 +1,158 @@
+/**
+ * A libvirt stream as a Node Duplex: data travels as STREAM packets on the
+ * opening call's serial with status CONTINUE; status OK is end-of-stream
+ * (both directions); status ERROR from the daemon carries a remote_error,
+ * from us it aborts.
+ */
+import { Duplex } from 'node:stream'
+import { MessageStatus, MessageType, STREAM_CHUNK_MAX } from './constants.js'
+import { LibvirtConnectionError } from './errors.js'
+import type { Packet } from './framing.js'
+import { decodeRemoteError, type RpcConnection } from './rpc.js'
+
+export class LibvirtStream extends Duplex {
+  private finishedRemote = false
+  private finishedLocal = false
+  private aborted = false
+  /** Packets that arrived before the opening call's reply was seen. */
+  private opened = false
+  private early: Packet[] = []
+  /** Calls back when the daemon acknowledges our finish (its OK). */
+  private finishAck: (() => void) | undefined
+
+  constructor(
+    private readonly rpc: RpcConnection,
+    readonly procedure: number,
+    readonly serial: number,
+    /** Name for messages (e.g. the domain). */
+    readonly label: string,
+  ) {
+    super({ allowHalfOpen: true })
+  }
+
+  /** The sink the RPC layer feeds (registered before the opening call is sent). */
+  readonly sink = (pkt: Packet): void => {
+    if (!this.opened) {
+      this.early.push(pkt)
+      return
+    }
+    this.handle(pkt)
+  }
+
+  /** Called once the opening call succeeded. */
+  markOpen(): void {
+    this.opened = true
+    const early = this.early
+    this.early = []
+    for (const p of early) this.handle(p)
+  }
+
+  private handle(pkt: Packet): void {
+    const h = pkt.header
+    if (h.type === -1) {
+      // The connection ended underneath us.
+      this.rpc.removeStream(this.serial)
+      if (!this.destroyed)
+        this.destroy(new LibvirtConnectionError(`libvirt connection closed while the stream of ${this.label} was open`))
+      return
+    }
+    if (h.type !== MessageType.STREAM) return
+    if (h.status === MessageStatus.CONTINUE) {
+      if (pkt.payload.length > 0) this.push(Buffer.from(pkt.payload))
+      return
+    }
+    if (h.status === MessageStatus.OK) {
+      if (this.finishedLocal) {
+        // The daemon's acknowledgement of our finish.
+        this.rpc.removeStream(this.serial)
+        this.finishAck?.()
+        this.finishAck = undefined
+        return
+      }
+      // Remote end-of-stream: acknowledge with our own OK and end the readable side.
+      this.finishedRemote = true
+      this.push(null)
+      if (!this.finishedLocal) {
+        this.finishedLocal = true
+        try {
+          this.rpc.sendStream(this.procedure, this.serial, MessageStatus.OK)
+        } catch {
+          // Connection gone: nothing to acknowledge.
+        }
+      }
+      this.rpc.removeStream(this.serial)
+      if (!this.writableEnded) this.end()
+      return
+    }
+    if (h.status === MessageStatus.ERROR) {
+      this.rpc.removeStream(this.serial)
+      this.finishedRemote = true
+      this.finishedLocal = true
+      this.destroy(decodeRemoteError(pkt.payload, this.procedure))
+    }
+  }
+
+  override _read(): void {
+    // The daemon does not take flow control for streams; data is pushed as it arrives.
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.finishedLocal) return cb(new LibvirtConnectionError(`stream of ${this.label} is finished`, 'closed'))
+    try {
+      for (let off = 0; off < chunk.length; off += STREAM_CHUNK_MAX)
+        this.rpc.sendStream(
+          this.procedure,
+          this.serial,
+          MessageStatus.CONTINUE,
+          chunk.subarray(off, off + STREAM_CHUNK_MAX),
+        )
+    } catch (err) {
+      return cb(err instanceof Error ? err : new Error(String(err)))
+    }
+    if (this.rpc.writableNeedDrain) this.rpc.onceDrain(() => cb())
+    else cb()
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.finishedLocal || this.rpc.closed) return cb()
+    this.finishedLocal = true
+    try {
+      this.rpc.sendStream(this.procedure, this.serial, MessageStatus.OK)
+    } catch (err) {
+      return cb(err instanceof Error ? err : new Error(String(err)))
+    }
+    // Do not wait forever for the daemon's acknowledgement.
+    const t = setTimeout(() => {
+      this.finishAck = undefined
+      this.rpc.removeStream(this.serial)
+      cb()
+    }, 2000)
+    t.unref?.()
+    this.finishAck = () => {
+      clearTimeout(t)
+      cb()
+    }
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!this.finishedLocal && !this.aborted && !this.rpc.closed) {
+      this.aborted = true
+      try {
+        this.rpc.sendStream(this.procedure, this.serial, MessageStatus.ERROR)
+      } catch {
+        // Connection gone: the daemon drops the stream itself.
+      }
+    }
+    this.rpc.removeStream(this.serial)
+    cb(err)
+  }
+
+  /** Aborts the stream (the daemon releases the console). */
+  abort(): void {
+    this.destroy()
+  }
+
+  get remoteEnded(): boolean {
+    return this.finishedRemote
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * Transports: the daemon's unix socket, or an SSH exec channel running
+ * `virt-ssh-helper <uri>` (falling back to `nc -U <socket>`) on the remote
+ * host. Both yield a Duplex of raw protocol bytes.
+ */
+import { existsSync } from 'node:fs'
+import { connect as netConnect, type Socket } from 'node:net'
+import { createHash } from 'node:crypto'
+import type { Duplex } from 'node:stream'
+import { Client as SshClient, type ConnectConfig } from 'ssh2'
+import { LibvirtConnectionError } from './errors.js'
+
+export const SYSTEM_SOCKET_DIR = '/var/run/libvirt'
+
+/** SSH settings for `driver+ssh://user@host[:port]/path` URIs. */
+export interface SshTransportOptions {
+  /** Overrides the URI's user. */
+  username?: string
+  /** Overrides the URI's host / port. */
+  host?: string
+  port?: number
+  /** OpenSSH/PEM private key. */
+  privateKey?: string | Buffer
+  passphrase?: string
+  password?: string
+  /** Path of an ssh-agent socket (usually process.env.SSH_AUTH_SOCK). */
+  agent?: string
+  /**
+   * Pinned host key fingerprint, `SHA256:<base64>` as `ssh-keygen -lf` prints it.
+   * A different key fails the connection.
+   */
+  hostFingerprint?: string
+  /** Custom host key check (raw key blob); return false to refuse. */
+  hostVerifier?: (key: Buffer) => boolean
+  /** `auto` (default): virt-ssh-helper when installed, else nc; `native`: helper only; `netcat`: nc only. */
+  proxy?: 'auto' | 'native' | 'netcat'
+  /** Remote socket for the nc fallback (default: the system socket for the URI). */
+  remoteSocket?: string
+  /** Remote command overriding both (gets the protocol on stdin/stdout). */
+  command?: string
+  readyTimeoutMs?: number
+}
+
+export interface ParsedUri {
+  /** The original URI. */
+  uri: string
+  /** What CONNECT_OPEN gets: scheme without transport, no user/host, transport-only query parameters removed. */
+  driverUri: string
+  /** The driver name (qemu, test …). */
+  driver: string
+  transport: 'unix' | 'ssh'
+  /** Explicit `?socket=` from the URI. */
+  socket: string | undefined
+  user: string | undefined
+  host: string | undefined
+  port: number | undefined
+  path: string
+}
+
+/** Query parameters the remote driver consumes itself (never forwarded to the daemon). */
+const TRANSPORT_PARAMS = new Set([
+  'socket',
+  'name',
+  'command',
+  'netcat',
+  'keyfile',
+  'no_verify',
+  'no_tty',
+  'known_hosts',
+  'sshauth',
+  'mode',
+  'proxy',
+  'pkipath',
+])
+
+export function parseUri(uri: string): ParsedUri {
+  const m = /^([a-z0-9-]+)(?:\+([a-z0-9-]+))?:\/\/([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(uri)
+  if (!m) throw new LibvirtConnectionError(`invalid libvirt URI "${uri}": expected e.g. qemu:///system`, 'bad-uri')
+  const driver = (m[1] ?? '').toLowerCase()
+  const transportName = (m[2] ?? '').toLowerCase()
+  const authority = m[3] ?? ''
+  const path = m[4] ?? '/'
+  const query = new URLSearchParams(m[5] ?? '')
+  let transport: 'unix' | 'ssh'
+  if (transportName === 'ssh' || transportName === 'libssh' || transportName === 'libssh2') transport = 'ssh'
+  else if (transportName === '' || transportName === 'unix') transport = 'unix'
+  else
+    throw new LibvirtConnectionError(
+      `libvirt URI "${uri}": transport "${transportName}" is not supported (use unix or ssh)`,
+      'bad-uri',
+    )
+  let user: string | undefined
+  let hostPort = authority
+  const at = authority.lastIndexOf('@')
+  if (at >= 0) {
+    user = decodeURIComponent(authority.slice(0, at))
+    hostPort = authority.slice(at + 1)
+  }
+  let host: string | undefined
+  let port: number | undefined
+  const hp = /^(\[[^\]]+\]|[^:]*)(?::(\d+))?$/.exec(hostPort)
+  if (hp) {
+    host = hp[1] ? hp[1].replace(/^\[|\]$/g, '') : undefined
+    port = hp[2] ? Number(hp[2]) : undefined
+  }
+  if (transport === 'ssh' && !host)
+    throw new LibvirtConnectionError(`libvirt URI "${uri}" names no SSH host`, 'bad-uri')
+  const forwarded = new URLSearchParams()
+  for (const [k, v] of query) if (!TRANSPORT_PARAMS.has(k)) forwarded.append(k, v)
+  const qs = forwarded.toString()
+  return {
+    uri,
+    driverUri: `${driver}://${path}${qs ? `?${qs}` : ''}`,
+    driver,
+    transport,
+    socket: query.get('socket') ?? undefined,
+    user,
+    host,
+    port,
+    path,
+  }
+}
+
+/**
+ * The local daemon socket for a URI: an explicit ?socket=, else the per-user
+ * session socket for `/session`, else the modular virtqemud socket when it
+ * exists (qemu driver), else the monolithic libvirt-sock.
+ */
+export function defaultSocketPath(p: ParsedUri, readOnly = false, exists: (f: string) => boolean = existsSync): string {
+  if (p.socket) return p.socket
+  if (p.path === '/session') {
+    const runtime = process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 0}`
+    return `${runtime}/libvirt/${p.driver === 'qemu' ? 'virtqemud' : 'libvirt'}-sock`
+  }
+  const suffix = readOnly ? '-sock-ro' : '-sock'
+  if (p.driver === 'qemu') {
+    const modular = `${SYSTEM_SOCKET_DIR}/virtqemud${suffix}`
+    if (exists(modular)) return modular
+  }
+  return `${SYSTEM_SOCKET_DIR}/libvirt${suffix}`
+}
+
+export interface OpenedTransport {
+  stream: Duplex
+  /** For error messages: the socket path or ssh user@host. */
+  description: string
+  /** Releases everything the transport holds (SSH client included). */
+  dispose(): void
+}
+
+export function openUnixSocket(path: string, timeoutMs: number): Promise<OpenedTransport> {
+  return new Promise((resolve, reject) => {
+    const sock: Socket = netConnect(path)
+    const timer = setTimeout(() => {
+      sock.destroy()
+      reject(
+        new LibvirtConnectionError(`connecting to libvirt socket ${path} timed out after ${timeoutMs} ms`, 'ETIMEDOUT'),
+      )
+    }, timeoutMs)
+    sock.once('connect', () => {
+      clearTimeout(timer)
+      sock.removeAllListeners('error')
+      sock.setNoDelay?.(true)
+      resolve({ stream: sock, description: path, dispose: () => sock.destroy() })
+    })
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      const code = err.code ?? 'transport-error'
+      const hint =
+        code === 'ENOENT'
+          ? 'the socket does not exist (is libvirtd running?)'
+          : code === 'ECONNREFUSED'
+            ? 'nothing is listening (libvirtd stopped?)'
+            : code === 'EACCES'
+              ? 'permission denied (add the user to the libvirt group?)'
+              : err.message
+      reject(new LibvirtConnectionError(`cannot connect to libvirt socket ${path}: ${hint}`, code, { cause: err }))
+    })
+  })
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`
+}
+
+/** The remote command: the helper speaks the protocol on stdio for a URI; nc relays a socket. */
+export function sshCommand(p: ParsedUri, o: SshTransportOptions): string {
+  if (o.command) return o.command
+  const sock = o.remoteSocket ?? p.socket ?? `${SYSTEM_SOCKET_DIR}/libvirt-sock`
+  const helper = `virt-ssh-helper ${shellQuote(p.driverUri)}`
+  const nc = `nc -U ${shellQuote(sock)}`
+  const proxy = o.proxy ?? (o.remoteSocket || p.socket ? 'netcat' : 'auto')
+  if (proxy === 'native') return helper
+  if (proxy === 'netcat') return nc
+  return `if command -v virt-ssh-helper >/dev/null 2>&1; then exec ${helper}; else exec ${nc}; fi`
+}
+
+export function sshFingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`
+}
+
+export function openSsh(p: ParsedUri, o: SshTransportOptions, timeoutMs: number): Promise<OpenedTransport> {
+  const host = o.host ?? p.host ?? 'localhost'
+  const port = o.port ?? p.port ?? 22
+  const username = o.username ?? p.user ?? process.env.USER ?? 'root'
+  const description = `ssh://${username}@${host}:${port}`
+  return new Promise((resolve, reject) => {
+    const client = new SshClient()
+    let settled = false
+    let hostKeyMismatch: string | undefined
+    const fail = (err: Error) => {
+      if (settled) return
+      settled = true
+      client.end()
+      reject(err)
+    }
+    const cfg: ConnectConfig = {
+      host,
+      port,
+      username,
+      readyTimeout: o.readyTimeoutMs ?? timeoutMs,
+      keepaliveInterval: 15_000,
+    }
+    if (o.privateKey) cfg.privateKey = o.privateKey
+    if (o.passphrase) cfg.passphrase = o.passphrase
+    if (o.password) cfg.password = o.password
+    if (o.agent) cfg.agent = o.agent
+    if (o.hostFingerprint || o.hostVerifier) {
+      cfg.hostVerifier = (key: Buffer) => {
+        if (o.hostFingerprint) {
+          const got = sshFingerprint(key)
+          if (got !== o.hostFingerprint) {
+            hostKeyMismatch = got
+            return false
+          }
+        }
+        return o.hostVerifier ? o.hostVerifier(key) : true
+      }
+    }
+    client.once('ready', () => {
+      const command = sshCommand(p, o)
+      client.exec(command, (err, channel) => {
+        if (err)
+          return fail(new LibvirtConnectionError(`${description}: cannot run "${command}": ${err.message}`, 'ssh-exec'))
+        settled = true
+        let stderr = ''
+        channel.stderr.on('data', (d: Buffer) => {
+          // Kept for the error message when the helper exits early.
+          if (stderr.length < 2000) stderr += d.toString('utf8')
+        })
+        channel.once('exit', (code: number | null) => {
+          if (code && code !== 0) {
+            channel.emit(
+              'error',
+              new LibvirtConnectionError(
+                `${description}: remote command exited with ${code}${stderr ? `: ${stderr.trim()}` : ''}`,
+                'ssh-command-failed',
+              ),
+            )
+            channel.destroy()
+          }
+        })
+        channel.once('close', () => client.end())
+        resolve({ stream: channel, description, dispose: () => (channel.destroy(), client.end()) })
+      })
+    })
+    client.once('error', (err: Error & { level?: string }) => {
+      if (hostKeyMismatch)
+        return fail(
+          new LibvirtConnectionError(
+            `${description}: host key ${hostKeyMismatch} does not match the pinned ${o.hostFingerprint}`,
+            'ssh-host-key-mismatch',
+          ),
+        )
+      const reason = err.level === 'client-authentication' ? 'ssh-auth-failed' : 'ssh-error'
+      fail(new LibvirtConnectionError(`${description}: ${err.message}`, reason, { cause: err }))
+    })
+    client.connect(cfg)
+  })
+}
