@@ -225,3 +225,24 @@ describe('downstream handshake', () => {
     expect(Buffer.concat(s.reply).readUInt32BE(0)).toBe(1)
   })
 })
+
+describe('VNC endpoint from the live XML', () => {
+  it('reads port, listen address and password', async () => {
+    const { vncTargetFromXml } = await import('./endpoint.js')
+    const xml = `<domain><devices><graphics type='vnc' port='5901' autoport='yes' listen='127.0.0.1' passwd='s&amp;cret'>
+      <listen type='address' address='127.0.0.1'/></graphics><video/></devices></domain>`
+    expect(vncTargetFromXml(xml)).toEqual({
+      endpoint: { kind: 'tcp', host: '127.0.0.1', port: 5901 },
+      password: 's&cret',
+    })
+    expect(vncTargetFromXml(`<graphics type="vnc" port="5900" listen="0.0.0.0"/>`)).toEqual({
+      endpoint: { kind: 'tcp', host: '127.0.0.1', port: 5900 },
+      password: undefined,
+    })
+    expect(
+      vncTargetFromXml(`<graphics type='vnc'><listen type='socket' socket='/run/vnc.sock'/></graphics>`),
+    ).toEqual({ endpoint: { kind: 'unix', path: '/run/vnc.sock' }, password: undefined })
+    expect(vncTargetFromXml(`<graphics type='vnc' port='-1' autoport='yes'/>`)).toMatch(/no VNC port/)
+    expect(vncTargetFromXml(`<graphics type='spice' port='5900'/>`)).toMatch(/no VNC graphics/)
+  })
+})
