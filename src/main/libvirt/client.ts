@@ -429,10 +429,12 @@ export class LibvirtClient extends EventEmitter<LibvirtClientEvents> {
       .optString(devName ?? null)
       .uint(flags)
     // The stream sink must exist before the call is sent: console output can beat the reply.
-    let stream: LibvirtStream | undefined
-    const sinkProxy = (pkt: Packet) => stream?.sink(pkt)
-    const pending = this.rpc.call(Proc.DOMAIN_OPEN_CONSOLE, w.bytes(), { stream: sinkProxy })
-    stream = new LibvirtStream(this.rpc, Proc.DOMAIN_OPEN_CONSOLE, this.rpc.lastSerial, d.name)
+    const holder: { stream?: LibvirtStream } = {}
+    const pending = this.rpc.call(Proc.DOMAIN_OPEN_CONSOLE, w.bytes(), {
+      stream: (pkt: Packet) => holder.stream?.sink(pkt),
+    })
+    const stream = new LibvirtStream(this.rpc, Proc.DOMAIN_OPEN_CONSOLE, this.rpc.lastSerial, d.name)
+    holder.stream = stream
     await pending
     stream.markOpen()
     return stream
