@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { computeRates, cpuPercent, memoryPercent, sampleFromParams, statusOf, type ParamValue } from './status.js'
 
-const sample = (at: number, p: Record<string, ParamValue>) => sampleFromParams(new Map(Object.entries(p)), at)
+const sample = (at: number, p: Record<string, ParamValue>) => sampleFromParams(p, at)
 
 describe('VM status math', () => {
   it('cpu% = cpu.time delta / (elapsed × vCPUs)', () => {

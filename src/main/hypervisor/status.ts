@@ -45,7 +45,8 @@ const num = (v: ParamValue | undefined): number | undefined =>
   typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined
 
 /** Flattens one stats record (`field → value`) into a DomainSample. */
-export function sampleFromParams(params: ReadonlyMap<string, ParamValue>, at: number): DomainSample {
+export function sampleFromParams(record: Readonly<Record<string, ParamValue>>, at: number): DomainSample {
+  const params = { get: (k: string): ParamValue | undefined => (Object.hasOwn(record, k) ? record[k] : undefined) }
   const cpu = params.get('cpu.time')
   const s: DomainSample = {
     at,

@@ -1,0 +1,72 @@
+/**
+ * The slice of libvirt the hypervisor service uses, in one place: every call
+ * the service makes goes through here, which is also where calls are counted
+ * (the "one stats call per tick" guarantee is checked against these counts).
+ */
+import type { Duplex } from 'node:stream'
+import type { ParamValue } from './status.js'
+
+export interface HvDomain {
+  name: string
+  uuid: string
+  /** Hypervisor id while active, -1 when inactive. */
+  id: number
+}
+
+export interface HvDomainInfo {
+  state: number
+  maxMemKiB: number
+  memoryKiB: number
+  nrVirtCpu: number
+}
+
+export interface HvStatsRecord {
+  domain: HvDomain
+  params: Readonly<Record<string, ParamValue>>
+}
+
+export interface HvInterface {
+  name: string
+  hwaddr: string | null
+  addrs: { type: number; addr: string; prefix: number }[]
+}
+
+export type HvOp = 'create' | 'shutdown' | 'destroy' | 'reboot' | 'reset' | 'suspend' | 'resume'
+
+/** Lifecycle/reboot notifications and connection changes, as the service consumes them. */
+export interface HvEvents {
+  onLifecycle(cb: (domain: HvDomain, event: number, detail: number) => void): void
+  onReboot(cb: (domain: HvDomain) => void): void
+  /** Called after each (re)connection, once events are registered again. */
+  onConnected(cb: () => void): void
+  onDisconnected(cb: (err?: Error) => void): void
+}
+
+export interface HvClient extends HvEvents {
+  readonly connected: boolean
+  listAllDomains(): Promise<HvDomain[]>
+  lookup(ref: string): Promise<HvDomain>
+  info(dom: HvDomain): Promise<HvDomainInfo>
+  state(dom: HvDomain): Promise<number>
+  /** One CONNECT_GET_ALL_DOMAIN_STATS for every domain. */
+  allStats(): Promise<HvStatsRecord[]>
+  control(dom: HvDomain, op: HvOp): Promise<void>
+  xml(dom: HvDomain, secure: boolean): Promise<string>
+  /** source: 0 = DHCP lease, 2 = ARP table. */
+  interfaceAddresses(dom: HvDomain, source: 0 | 2): Promise<HvInterface[]>
+  openConsole(dom: HvDomain): Promise<Duplex>
+  close(): Promise<void>
+}
+
+/** Counts calls per operation (the service's libvirt traffic, observable by tests and the bench). */
+export class CallCounter {
+  readonly counts = new Map<string, number>()
+  total = 0
+  add(op: string): void {
+    this.total++
+    this.counts.set(op, (this.counts.get(op) ?? 0) + 1)
+  }
+  get(op: string): number {
+    return this.counts.get(op) ?? 0
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The hypervisor bridge: `vm-control`, the `vm-status` / `vm-status-all`
+ * topics and libvirt's lifecycle events as `system-event`s, over one
+ * ReconnectingLibvirt connection. Its VmDirectory serves the VNC and terminal
+ * bridges from the same connection.
+ */
+import type { Bridge, BridgeContext, MessageHandler, TopicProvider, VmDirectory } from '../server/bridge.js'
+import type { ReconnectOptions } from '../libvirt/index.js'
+import { LibvirtHvClient } from './libvirt.js'
+import { HypervisorService } from './service.js'
+
+export { HypervisorService } from './service.js'
+export { LibvirtHvClient } from './libvirt.js'
+
+export interface HypervisorBridgeOptions {
+  uri: string
+  /** Sampling period of vm-status, ms (default 1000). */
+  tickMs?: number
+  /** Inventory resync period, ms (default 30 000). */
+  resyncMs?: number
+  /** Passed to ReconnectingLibvirt (socket path, timeouts, backoff). */
+  libvirt?: ReconnectOptions
+}
+
+export async function createHypervisorBridge(
+  ctx: BridgeContext,
+  opts: HypervisorBridgeOptions,
+): Promise<{ bridge: Bridge; directory: VmDirectory; service: HypervisorService }> {
+  const client = LibvirtHvClient.create(opts.uri, opts.libvirt)
+  const service = new HypervisorService(client, {
+    locale: ctx.locale,
+    log: ctx.log,
+    emitEvent: (data, vmName) => ctx.broadcast('system-event', data, vmName),
+    tickMs: opts.tickMs,
+    resyncMs: opts.resyncMs,
+  })
+  client.lv.on('connect-failed', (err, attempt) => {
+    // Log the first failure and then rarely: a daemon down for hours must not flood the log.
+    if (attempt <= 1 || attempt % 20 === 0)
+      ctx.log.warn('libvirt connection attempt failed; retrying', { uri: opts.uri, attempt, error: err.message })
+  })
+  service.start()
+  try {
+    await client.lv.start()
+  } catch (err) {
+    // The server still starts: control requests get HYPERVISOR_UNAVAILABLE until libvirt answers.
+    ctx.log.warn('libvirt not reachable at startup; will keep retrying', {
+      uri: opts.uri,
+      error: err instanceof Error ? err.message : String(err),
+    })
+  }
+
+  const vmControl: MessageHandler<'vm-control'> = {
+    type: 'vm-control',
+    permission: 'control',
+    vmIdOf: d => d.vmId,
+    async handle(data, hctx) {
+      try {
+        const r = await service.control(data.vmId, data.action, data.force ?? false, hctx.principal.userId)
+        hctx.audit({ action: `vm-control:${data.action}${data.force ? ':force' : ''}`, vmId: r.vmId, result: 'ok' })
+        return r
+      } catch (err) {
+        hctx.audit({
+          action: `vm-control:${data.action}${data.force ? ':force' : ''}`,
+          vmId: data.vmId,
+          result: 'error',
+          detail: err instanceof Error ? err.message : String(err),
+        })
+        throw err
+      }
+    },
+  }
+
+  const statusTopic = (topic: 'vm-status' | 'vm-status-all'): TopicProvider => ({
+    topic,
+    permission: 'view',
+    async subscribe(data, hctx) {
+      // vm-status without a vmId means every VM the user may see (the seed's client sends it so).
+      const vmRef = topic === 'vm-status' ? data.vmId : undefined
+      const w = await service.watch(hctx.conn, hctx.principal, vmRef)
+      return {
+        response: w.vmName !== undefined ? { topic, vmId: w.vmName } : { topic },
+        close: w.close,
+      }
+    },
+  })
+
+  const bridge: Bridge = {
+    name: 'hypervisor',
+    handlers: [vmControl as unknown as MessageHandler],
+    topics: [statusTopic('vm-status'), statusTopic('vm-status-all')],
+    async resolveVm(vmRef) {
+      const known = service.lookupName(vmRef)
+      if (known) return known
+      if (!service.connected) return undefined
+      try {
+        return (await service.resolve(vmRef)).name
+      } catch {
+        return undefined
+      }
+    },
+    health: () => ({ connected: service.connected, uri: opts.uri }),
+    async close() {
+      await service.close()
+      await client.close()
+    },
+  }
+  return { bridge, directory: service, service }
+}

@@ -1,0 +1,127 @@
+/**
+ * HvClient over ReconnectingLibvirt: every libvirt call the hypervisor
+ * service makes, counted per operation.
+ */
+import type { Duplex } from 'node:stream'
+import {
+  DomainStats,
+  InterfaceAddressSource,
+  ReconnectingLibvirt,
+  type Domain,
+  type LibvirtClient,
+  type ReconnectOptions,
+} from '../libvirt/index.js'
+import {
+  CallCounter,
+  type HvClient,
+  type HvDomain,
+  type HvDomainInfo,
+  type HvInterface,
+  type HvOp,
+  type HvStatsRecord,
+} from './client.js'
+
+const STATS_MASK =
+  DomainStats.STATE |
+  DomainStats.CPU_TOTAL |
+  DomainStats.BALLOON |
+  DomainStats.VCPU |
+  DomainStats.INTERFACE |
+  DomainStats.BLOCK
+
+export class LibvirtHvClient implements HvClient {
+  readonly calls = new CallCounter()
+
+  constructor(readonly lv: ReconnectingLibvirt) {}
+
+  static create(uri: string, opts: ReconnectOptions = {}): LibvirtHvClient {
+    return new LibvirtHvClient(new ReconnectingLibvirt(uri, { maxDelayMs: 5_000, ...opts }))
+  }
+
+  get connected(): boolean {
+    return this.lv.connected
+  }
+
+  private run<T>(op: string, fn: (c: LibvirtClient) => Promise<T>): Promise<T> {
+    this.calls.add(op)
+    return this.lv.call(fn)
+  }
+
+  onLifecycle(cb: (domain: HvDomain, event: number, detail: number) => void): void {
+    this.lv.on('lifecycle', e => cb(e.domain, e.event, e.detail))
+  }
+
+  onReboot(cb: (domain: HvDomain) => void): void {
+    this.lv.on('reboot', e => cb(e.domain))
+  }
+
+  onConnected(cb: () => void): void {
+    this.lv.on('connected', () => cb())
+  }
+
+  onDisconnected(cb: (err?: Error) => void): void {
+    this.lv.on('disconnected', err => cb(err))
+  }
+
+  listAllDomains(): Promise<HvDomain[]> {
+    return this.run('listAllDomains', c => c.listAllDomains())
+  }
+
+  lookup(ref: string): Promise<HvDomain> {
+    return this.run('lookup', c => c.lookupDomain(ref))
+  }
+
+  async info(dom: HvDomain): Promise<HvDomainInfo> {
+    const i = await this.run('info', c => c.domainGetInfo(dom as Domain))
+    return { state: i.state, maxMemKiB: i.maxMemKiB, memoryKiB: i.memoryKiB, nrVirtCpu: i.nrVirtCpu }
+  }
+
+  async state(dom: HvDomain): Promise<number> {
+    return (await this.run('state', c => c.domainGetState(dom as Domain))).state
+  }
+
+  allStats(): Promise<HvStatsRecord[]> {
+    return this.run('allStats', c => c.getAllDomainStats(STATS_MASK, 0))
+  }
+
+  async control(dom: HvDomain, op: HvOp): Promise<void> {
+    const d = dom as Domain
+    await this.run(op, async c => {
+      switch (op) {
+        case 'create':
+          await c.domainCreate(d)
+          return
+        case 'shutdown':
+          return c.domainShutdown(d)
+        case 'destroy':
+          return c.domainDestroy(d)
+        case 'reboot':
+          return c.domainReboot(d)
+        case 'reset':
+          return c.domainReset(d)
+        case 'suspend':
+          return c.domainSuspend(d)
+        case 'resume':
+          return c.domainResume(d)
+      }
+    })
+  }
+
+  xml(dom: HvDomain, secure: boolean): Promise<string> {
+    return this.run('xml', c => c.domainGetXmlDesc(dom as Domain, { secure }))
+  }
+
+  interfaceAddresses(dom: HvDomain, source: 0 | 2): Promise<HvInterface[]> {
+    const src = source === 0 ? InterfaceAddressSource.LEASE : InterfaceAddressSource.ARP
+    return this.run('interfaceAddresses', c => c.domainInterfaceAddresses(dom as Domain, src))
+  }
+
+  openConsole(dom: HvDomain): Promise<Duplex> {
+    // Safe mode: never takes the console away from another client.
+    return this.run('openConsole', c => c.openConsole(dom as Domain, null, { force: false }))
+  }
+
+  close(): Promise<void> {
+    return this.lv.close()
+  }
+}
