@@ -260,6 +260,7 @@ export const ErrorCode = {
   XML_ERROR: 27,
   DOM_EXIST: 28,
   OPERATION_DENIED: 29,
+  XML_DETAIL: 35,
   SYSTEM_ERROR: 38,
   RPC: 39,
   NO_DOMAIN: 42,

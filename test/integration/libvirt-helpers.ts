@@ -1,0 +1,56 @@
+/** Helpers shared by the libvirt client tests (not a test file itself). */
+import type { LibvirtClient, LifecycleEventData, RebootEventData } from '../../src/main/libvirt/index.js'
+
+export interface EventLog {
+  lifecycle: LifecycleEventData[]
+  reboot: RebootEventData[]
+  /** Resolves with the first (already seen or future) lifecycle event of `name` matching. */
+  waitLifecycle(name: string, event: number, timeoutMs?: number): Promise<LifecycleEventData>
+  waitReboot(name: string, timeoutMs?: number): Promise<RebootEventData>
+  /** Forgets what was seen so far. */
+  clear(): void
+}
+
+export function recordEvents(src: Pick<LibvirtClient, 'on'>): EventLog {
+  const log: EventLog = {
+    lifecycle: [],
+    reboot: [],
+    clear() {
+      log.lifecycle.length = 0
+      log.reboot.length = 0
+    },
+    waitLifecycle(name, event, timeoutMs = 20_000) {
+      return poll(
+        () => log.lifecycle.find(e => e.domain.name === name && e.event === event),
+        timeoutMs,
+        () =>
+          `lifecycle event ${event} for ${name}; seen: ${JSON.stringify(log.lifecycle.map(e => [e.domain.name, e.event, e.detail]))}`,
+      )
+    },
+    waitReboot(name, timeoutMs = 20_000) {
+      return poll(
+        () => log.reboot.find(e => e.domain.name === name),
+        timeoutMs,
+        () => `reboot event for ${name}`,
+      )
+    },
+  }
+  src.on('lifecycle', e => void log.lifecycle.push(e))
+  src.on('reboot', e => void log.reboot.push(e))
+  return log
+}
+
+async function poll<T>(find: () => T | undefined, timeoutMs: number, what: () => string): Promise<T> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const v = find()
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`)
+    await new Promise(r => setTimeout(r, 50))
+  }
+}
+
+/** A minimal test-driver domain. */
+export function testDriverXml(name: string): string {
+  return `<domain type='test'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>`
+}
