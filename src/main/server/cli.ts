@@ -1,46 +1,336 @@
 /**
  * Argument parsing and dispatch for `voidvm-server`. Every option also reads
- * an environment variable (VOIDVM_PORT, VOIDVM_DATA_DIR, …).
+ * an environment variable (VOIDVM_PORT, VOIDVM_DATA_DIR, …); a command-line
+ * option wins over its variable.
  */
+import { parseArgs } from 'node:util'
+import { ROLES } from '../../shared/protocol.js'
+import { VERSION } from '../../shared/version.js'
+import { AuditLog } from './audit.js'
+import { parseTtl, TokenService, DEFAULT_TOKEN_TTL_SECONDS } from './auth.js'
+import { DEFAULT_LIBVIRT_URI } from './bridges.js'
+import { defaultDataDir } from './datadir.js'
 import { startServer } from './index.js'
+import type { LogLevel } from './log.js'
+import { UserStore, UserStoreError } from './users.js'
 
 export const USAGE = `Usage: voidvm-server <command> [options]
 
 Commands:
   serve                       Run the VoidVM server (HTTP + WebSocket API + web UI)
     --host HOST               Address to bind (default 127.0.0.1; VOIDVM_HOST)
-    --port PORT               Port (default 3000; VOIDVM_PORT)
+    --port PORT               Port (default 3000, 0 = any free port; VOIDVM_PORT)
     --data-dir DIR            Users, secrets, audit log (VOIDVM_DATA_DIR)
     --libvirt-uri URI         libvirt connection (default qemu:///system; VOIDVM_LIBVIRT_URI)
     --tls-cert F --tls-key F  Serve HTTPS/WSS (VOIDVM_TLS_CERT, VOIDVM_TLS_KEY)
     --locale en|zh-CN         Language of event messages (VOIDVM_LOCALE)
-    --allow-origin URL        Extra browser origin allowed to connect (repeatable; VOIDVM_ALLOW_ORIGIN)
+    --allow-origin URL        Extra browser origin allowed to connect (repeatable;
+                              VOIDVM_ALLOW_ORIGIN, comma-separated)
   user add NAME --role admin|operator|viewer [--password-stdin]
-  user remove NAME
+                              Add a user (VOIDVM_ROLE; an admin may reach all VMs,
+                              other roles none until 'user grant')
+  user remove NAME            Remove a user and revoke their tokens
   user passwd NAME [--password-stdin]
-  user list
+                              Set a new password and revoke the user's tokens
+  user list                   List users, roles and grants
   user grant NAME VM-PATTERN  Let NAME reach VMs matching the glob ('*' = all)
-  token NAME [--ttl 12h]      Print a JWT for NAME on stdout
+  token NAME [--ttl 12h]      Print a JWT for NAME on stdout (VOIDVM_TTL)
 
-Every command takes --data-dir DIR. Run 'voidvm-server <command> --help' for details.
+Every command takes --data-dir DIR (default: ${defaultDataDir()}).
+Without --password-stdin (VOIDVM_PASSWORD_STDIN=1) the password is asked on the terminal.
 `
 
-export async function runCli(argv: string[]): Promise<number | undefined> {
-  const [command] = argv
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(USAGE)
-    return command ? 0 : 1
+const OPTIONS = {
+  host: { type: 'string', env: 'VOIDVM_HOST' },
+  port: { type: 'string', env: 'VOIDVM_PORT' },
+  'data-dir': { type: 'string', env: 'VOIDVM_DATA_DIR' },
+  'libvirt-uri': { type: 'string', env: 'VOIDVM_LIBVIRT_URI' },
+  'tls-cert': { type: 'string', env: 'VOIDVM_TLS_CERT' },
+  'tls-key': { type: 'string', env: 'VOIDVM_TLS_KEY' },
+  locale: { type: 'string', env: 'VOIDVM_LOCALE' },
+  'allow-origin': { type: 'string', multiple: true, env: 'VOIDVM_ALLOW_ORIGIN' },
+  role: { type: 'string', env: 'VOIDVM_ROLE' },
+  'password-stdin': { type: 'boolean', env: 'VOIDVM_PASSWORD_STDIN' },
+  ttl: { type: 'string', env: 'VOIDVM_TTL' },
+  'log-level': { type: 'string', env: 'VOIDVM_LOG_LEVEL' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const
+
+type OptionName = keyof typeof OPTIONS
+
+interface Parsed {
+  positionals: string[]
+  get(name: OptionName): string | undefined
+  list(name: OptionName): string[]
+  flag(name: OptionName): boolean
+}
+
+class UsageError extends Error {}
+
+function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed {
+  let res
+  try {
+    res = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: Object.fromEntries(
+        Object.entries(OPTIONS).map(([k, v]) => [
+          k,
+          { type: v.type, ...('multiple' in v ? { multiple: true } : {}), ...('short' in v ? { short: v.short } : {}) },
+        ]),
+      ),
+    })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
   }
-  if (command === 'serve') {
-    const port = Number(process.env.VOIDVM_PORT ?? 3000)
-    const host = process.env.VOIDVM_HOST ?? '127.0.0.1'
-    const server = await startServer({ host, port })
-    process.stdout.write(`VoidVM server listening on ${server.url}\n`)
-    const stop = () => void server.close().then(() => process.exit(0))
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-    return undefined
+  const values = res.values as Record<string, string | string[] | boolean | undefined>
+  const envOf = (name: OptionName) => {
+    const o = OPTIONS[name]
+    return 'env' in o ? env[o.env] : undefined
   }
-  process.stderr.write(`voidvm-server: unknown command '${command}'\n\n${USAGE}`)
-  return 2
+  return {
+    positionals: res.positionals,
+    get(name) {
+      const v = values[name]
+      if (typeof v === 'string') return v
+      const e = envOf(name)
+      return e === undefined || e === '' ? undefined : e
+    },
+    list(name) {
+      const v = values[name]
+      if (Array.isArray(v)) return v
+      const e = envOf(name)
+      return e ? e.split(/[\s,]+/).filter(Boolean) : []
+    },
+    flag(name) {
+      if (values[name] === true) return true
+      const e = envOf(name)
+      return e !== undefined && /^(1|true|yes)$/i.test(e)
+    },
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of process.stdin) chunks.push(c as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+function promptHidden(question: string): Promise<string> {
+  const stdin = process.stdin
+  return new Promise((ok, fail) => {
+    let buf = ''
+    process.stderr.write(question)
+    stdin.setRawMode(true)
+    stdin.setEncoding('utf8')
+    stdin.resume()
+    const done = () => {
+      stdin.setRawMode(false)
+      stdin.pause()
+      stdin.off('data', onData)
+      process.stderr.write('\n')
+    }
+    const onData = (s: string) => {
+      for (const ch of s) {
+        if (ch === '\r' || ch === '\n') {
+          done()
+          return ok(buf)
+        }
+        if (ch === '\u0003' || ch === '\u0004') {
+          done()
+          return fail(new Error('cancelled'))
+        }
+        if (ch === '\u007f' || ch === '\b') buf = buf.slice(0, -1)
+        else buf += ch
+      }
+    }
+    stdin.on('data', onData)
+  })
+}
+
+async function readPassword(args: Parsed): Promise<string> {
+  if (args.flag('password-stdin')) {
+    // One password per run: the first line, without its line break.
+    return (await readStdin()).split(/\r?\n/)[0] ?? ''
+  }
+  if (!process.stdin.isTTY)
+    throw new UserStoreError('no terminal to ask for the password: pipe it in with --password-stdin')
+  const a = await promptHidden('Password: ')
+  const b = await promptHidden('Repeat password: ')
+  if (a !== b) throw new UserStoreError('the passwords do not match')
+  return a
+}
+
+function need(args: Parsed, index: number, what: string): string {
+  const v = args.positionals[index]
+  if (!v) throw new UsageError(`missing ${what}`)
+  return v
+}
+
+function noExtra(args: Parsed, count: number): void {
+  if (args.positionals.length > count) throw new UsageError(`unexpected argument '${args.positionals[count] ?? ''}'`)
+}
+
+async function serve(args: Parsed, dataDir: string): Promise<undefined> {
+  const portText = args.get('port') ?? '3000'
+  const port = Number(portText)
+  if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError(`invalid port '${portText}': use 0-65535`)
+  const locale = args.get('locale') ?? 'en'
+  if (locale !== 'en' && locale !== 'zh-CN') throw new UsageError(`invalid locale '${locale}': use en or zh-CN`)
+  const cert = args.get('tls-cert')
+  const key = args.get('tls-key')
+  if (!!cert !== !!key) throw new UsageError('--tls-cert and --tls-key go together')
+  const logLevel = (args.get('log-level') ?? 'info') as LogLevel
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel))
+    throw new UsageError(`invalid log level '${logLevel}': use debug, info, warn, error or silent`)
+  for (const o of args.list('allow-origin')) {
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(o))
+      throw new UsageError(`invalid --allow-origin '${o}': use e.g. https://host:port`)
+  }
+  const host = args.get('host') ?? '127.0.0.1'
+  const server = await startServer({
+    host,
+    port,
+    dataDir,
+    libvirtUri: args.get('libvirt-uri') ?? DEFAULT_LIBVIRT_URI,
+    tls: cert && key ? { cert, key } : undefined,
+    locale,
+    allowOrigins: args.list('allow-origin'),
+    logLevel,
+  })
+  process.stdout.write(`VoidVM server listening on ${server.url}\n`)
+  if (server.users.list().length === 0)
+    process.stderr.write(
+      `No users yet: create one with 'voidvm-server user add NAME --role admin --data-dir ${dataDir}'.\n`,
+    )
+  if (!cert && host !== '127.0.0.1' && host !== 'localhost' && host !== '::1')
+    process.stderr.write(`Warning: listening on ${host} without TLS; tokens and consoles travel in clear text.\n`)
+  const stop = () => {
+    void server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  return undefined
+}
+
+async function user(args: Parsed, dataDir: string): Promise<number> {
+  const sub = need(args, 1, 'user subcommand (add, remove, passwd, list or grant)')
+  const store = await UserStore.open(dataDir)
+  const audit = AuditLog.forDataDir(dataDir)
+  try {
+    switch (sub) {
+      case 'add': {
+        const name = need(args, 2, 'user NAME')
+        noExtra(args, 3)
+        const role = args.get('role')
+        if (!role) throw new UsageError(`missing --role (${ROLES.join('|')})`)
+        const u = await store.add(name, role, await readPassword(args))
+        audit.write({ username: 'cli', action: 'user-add', result: 'ok', detail: `${u.username} as ${u.role}` })
+        process.stderr.write(`Added ${u.role} '${u.username}' (grants: ${u.grants.join(', ') || 'none'}).\n`)
+        return 0
+      }
+      case 'remove': {
+        const name = need(args, 2, 'user NAME')
+        noExtra(args, 3)
+        await store.remove(name)
+        audit.write({ username: 'cli', action: 'user-remove', result: 'ok', detail: name })
+        process.stderr.write(`Removed '${name}'; their tokens no longer work.\n`)
+        return 0
+      }
+      case 'passwd': {
+        const name = need(args, 2, 'user NAME')
+        noExtra(args, 3)
+        if (!store.get(name)) throw new UserStoreError(`no user named '${name}'`)
+        await store.setPassword(name, await readPassword(args))
+        audit.write({ username: 'cli', action: 'user-passwd', result: 'ok', detail: name })
+        process.stderr.write(`Password of '${name}' changed; their older tokens no longer work.\n`)
+        return 0
+      }
+      case 'list': {
+        noExtra(args, 2)
+        const rows = store.list()
+        if (rows.length === 0) {
+          process.stderr.write('No users.\n')
+          return 0
+        }
+        const w = Math.max(4, ...rows.map(r => r.username.length))
+        process.stdout.write(`${'NAME'.padEnd(w)}  ROLE      GRANTS\n`)
+        for (const r of rows)
+          process.stdout.write(`${r.username.padEnd(w)}  ${r.role.padEnd(8)}  ${r.grants.join(', ') || '-'}\n`)
+        return 0
+      }
+      case 'grant': {
+        const name = need(args, 2, 'user NAME')
+        const pattern = need(args, 3, 'VM-PATTERN')
+        noExtra(args, 4)
+        const u = await store.grant(name, pattern)
+        audit.write({ username: 'cli', action: 'user-grant', result: 'ok', detail: `${name} ${pattern}` })
+        process.stderr.write(`'${name}' may now reach VMs matching: ${u.grants.join(', ')}\n`)
+        return 0
+      }
+      default:
+        throw new UsageError(`unknown user subcommand '${sub}'`)
+    }
+  } finally {
+    await audit.close()
+  }
+}
+
+async function token(args: Parsed, dataDir: string): Promise<number> {
+  const name = need(args, 1, 'user NAME')
+  noExtra(args, 2)
+  const ttlText = args.get('ttl')
+  const ttl = ttlText ? parseTtl(ttlText) : DEFAULT_TOKEN_TTL_SECONDS
+  const store = await UserStore.open(dataDir)
+  const u = store.get(name)
+  if (!u) throw new UserStoreError(`no user named '${name}'`)
+  const tokens = await TokenService.create(dataDir, store)
+  const t = await tokens.issue(u, ttl)
+  process.stdout.write(t.token + '\n')
+  process.stderr.write(`Token for '${name}' expires at ${t.expiresAt}.\n`)
+  return 0
+}
+
+/** Runs one command; returns the exit code, or undefined while `serve` keeps running. */
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number | undefined> {
+  let args: Parsed
+  try {
+    args = parse(argv, env)
+    const [command] = args.positionals
+    if (args.flag('version')) {
+      process.stdout.write(`${VERSION}\n`)
+      return 0
+    }
+    if (!command || command === 'help' || args.flag('help')) {
+      process.stdout.write(USAGE)
+      return command || args.flag('help') ? 0 : 1
+    }
+    const dataDir = args.get('data-dir') ?? defaultDataDir(env)
+    switch (command) {
+      case 'serve':
+        noExtra(args, 1)
+        return await serve(args, dataDir)
+      case 'user':
+        return await user(args, dataDir)
+      case 'token':
+        return await token(args, dataDir)
+      default:
+        throw new UsageError(`unknown command '${command}'`)
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`voidvm-server: ${err.message}\n\n${USAGE}`)
+      return 2
+    }
+    if (err instanceof UserStoreError || (err instanceof Error && /^invalid TTL/.test(err.message))) {
+      process.stderr.write(`voidvm-server: ${err.message}\n`)
+      return 1
+    }
+    throw err
+  }
 }

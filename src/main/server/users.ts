@@ -1,0 +1,313 @@
+/**
+ * Users, roles and VM grants, kept in `users.json` in the data dir. Every
+ * change is written atomically (temp file + rename), so a crash mid-write
+ * never loses the file. Passwords are stored as scrypt hashes only.
+ *
+ * The running server and the CLI are separate processes sharing the file:
+ * `refresh()` re-reads it when it changed on disk, which is how `user passwd`
+ * and `user remove` revoke the tokens of a running server.
+ */
+import { randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ROLES, type Role } from '../../shared/protocol.js'
+import { ensureDataDir, writeFileAtomic } from './datadir.js'
+
+export const USERS_FILE = 'users.json'
+
+export interface UserRecord {
+  id: string
+  username: string
+  role: Role
+  /** Glob patterns on VM names ('*' = all). */
+  grants: string[]
+  /** `scrypt$N$r$p$salt$hash` (base64). */
+  passwordHash: string
+  /** Bumped by a password change; tokens carry it, so older tokens stop working. */
+  tokenVersion: number
+  createdAt: string
+}
+
+/** A user as shown to callers (never the hash). */
+export type PublicUser = Omit<UserRecord, 'passwordHash'>
+
+interface UsersFile {
+  version: 1
+  users: UserRecord[]
+}
+
+export class UserStoreError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'UserStoreError'
+  }
+}
+
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/
+export const MIN_PASSWORD_LENGTH = 8
+const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 64 } as const
+
+function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
+  return new Promise((ok, fail) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? fail(err) : ok(key))))
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16)
+  const key = await scrypt(password, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 64 << 20 })
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`
+}
+
+export async function verifyPasswordHash(password: string, hash: string): Promise<boolean> {
+  const parts = hash.split('$')
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number]
+  const salt = Buffer.from(parts[4] ?? '', 'base64')
+  const expected = Buffer.from(parts[5] ?? '', 'base64')
+  if (!N || !r || !p || expected.length === 0) return false
+  const key = await scrypt(password, salt, expected.length, { N, r, p, maxmem: 64 << 20 })
+  return timingSafeEqual(key, expected)
+}
+
+// A hash of a random password: checked against when the username is unknown, so
+// a wrong username takes as long as a wrong password.
+let dummyHash: Promise<string> | undefined
+
+const globCache = new Map<string, RegExp>()
+/** Glob on VM names: `*` any run of characters, `?` one character; everything else literal. */
+export function globToRegExp(pattern: string): RegExp {
+  let re = globCache.get(pattern)
+  if (!re) {
+    const body = pattern.replace(/[.+^${}()|[\]\\*?]/g, ch => (ch === '*' ? '.*' : ch === '?' ? '.' : '\\' + ch))
+    re = new RegExp(`^${body}$`, 's')
+    if (globCache.size > 1000) globCache.clear()
+    globCache.set(pattern, re)
+  }
+  return re
+}
+
+export function grantsMatch(grants: readonly string[], vmName: string): boolean {
+  return grants.some(g => globToRegExp(g).test(vmName))
+}
+
+export function validateUsername(name: string): void {
+  if (!USERNAME.test(name))
+    throw new UserStoreError(
+      `invalid user name '${name}': use 1-64 letters, digits, '.', '_', '-' or '@', starting with a letter or digit`,
+    )
+}
+
+export function validatePassword(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH)
+    throw new UserStoreError(`the password must be at least ${MIN_PASSWORD_LENGTH} characters long`)
+  if (password.length > 1024) throw new UserStoreError('the password must be at most 1024 characters long')
+}
+
+export function validateRole(role: string): asserts role is Role {
+  if (!(ROLES as readonly string[]).includes(role))
+    throw new UserStoreError(`invalid role '${role}': use one of ${ROLES.join(', ')}`)
+}
+
+export function validateGrant(pattern: string): void {
+  if (pattern.length === 0 || pattern.length > 256 || [...pattern].some(ch => ch.charCodeAt(0) < 0x20))
+    throw new UserStoreError(`invalid VM pattern '${pattern}': use a glob of 1-256 printable characters ('*' = all)`)
+}
+
+function publicUser(u: UserRecord): PublicUser {
+  const { passwordHash: _hash, ...rest } = u
+  return { ...rest, grants: [...rest.grants] }
+}
+
+function parseUsersFile(text: string, file: string): UsersFile {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch {
+    throw new UserStoreError(`${file} is not valid JSON; restore it from a backup or remove it`)
+  }
+  const users = (raw as { users?: unknown }).users
+  if (!Array.isArray(users)) throw new UserStoreError(`${file} has no "users" list`)
+  const out: UserRecord[] = []
+  for (const u of users as Partial<UserRecord>[]) {
+    if (
+      typeof u.id !== 'string' ||
+      typeof u.username !== 'string' ||
+      typeof u.passwordHash !== 'string' ||
+      !(ROLES as readonly string[]).includes(u.role as string)
+    )
+      throw new UserStoreError(`${file} has a malformed user entry`)
+    out.push({
+      id: u.id,
+      username: u.username,
+      role: u.role as Role,
+      grants: Array.isArray(u.grants) ? u.grants.filter((g): g is string => typeof g === 'string') : [],
+      passwordHash: u.passwordHash,
+      tokenVersion: typeof u.tokenVersion === 'number' ? u.tokenVersion : 1,
+      createdAt: typeof u.createdAt === 'string' ? u.createdAt : new Date(0).toISOString(),
+    })
+  }
+  return { version: 1, users: out }
+}
+
+export class UserStore {
+  private users = new Map<string, UserRecord>()
+  private byIdMap = new Map<string, UserRecord>()
+  private stamp = ''
+  readonly file: string
+
+  private constructor(readonly dataDir: string) {
+    this.file = join(dataDir, USERS_FILE)
+  }
+
+  /** Opens (and creates, if needed) the data dir's user store. */
+  static async open(dataDir: string): Promise<UserStore> {
+    await ensureDataDir(dataDir)
+    const store = new UserStore(dataDir)
+    await store.refresh()
+    return store
+  }
+
+  /** Re-reads the file if it changed on disk. Returns true when it did. */
+  async refresh(): Promise<boolean> {
+    let stamp: string
+    try {
+      const st = await stat(this.file)
+      stamp = `${st.ino}:${st.size}:${st.mtimeMs}`
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      stamp = 'none'
+    }
+    if (stamp === this.stamp) return false
+    const data =
+      stamp === 'none' ? { version: 1, users: [] } : parseUsersFile(await readFile(this.file, 'utf8'), this.file)
+    this.users = new Map(data.users.map(u => [u.username, u]))
+    this.byIdMap = new Map(data.users.map(u => [u.id, u]))
+    this.stamp = stamp
+    return true
+  }
+
+  private async save(): Promise<void> {
+    const body: UsersFile = { version: 1, users: [...this.users.values()] }
+    await writeFileAtomic(this.file, JSON.stringify(body, null, 2) + '\n', 0o600)
+    const st = await stat(this.file)
+    this.stamp = `${st.ino}:${st.size}:${st.mtimeMs}`
+    this.byIdMap = new Map([...this.users.values()].map(u => [u.id, u]))
+  }
+
+  list(): PublicUser[] {
+    return [...this.users.values()].map(publicUser)
+  }
+
+  get(username: string): PublicUser | undefined {
+    const u = this.users.get(username)
+    return u && publicUser(u)
+  }
+
+  getById(id: string): PublicUser | undefined {
+    const u = this.byIdMap.get(id)
+    return u && publicUser(u)
+  }
+
+  private mustGet(username: string): UserRecord {
+    const u = this.users.get(username)
+    if (!u) throw new UserStoreError(`no user named '${username}'`)
+    return u
+  }
+
+  /**
+   * Adds a user. Without explicit grants an admin may reach every VM and other
+   * roles none until `user grant` gives them some.
+   */
+  async add(username: string, role: string, password: string, grants?: string[]): Promise<PublicUser> {
+    validateUsername(username)
+    validateRole(role)
+    validatePassword(password)
+    const g = grants ?? (role === 'admin' ? ['*'] : [])
+    g.forEach(validateGrant)
+    await this.refresh()
+    if (this.users.has(username)) throw new UserStoreError(`a user named '${username}' already exists`)
+    const user: UserRecord = {
+      id: randomUUID(),
+      username,
+      role,
+      grants: [...new Set(g)],
+      passwordHash: await hashPassword(password),
+      tokenVersion: 1,
+      createdAt: new Date().toISOString(),
+    }
+    this.users.set(username, user)
+    await this.save()
+    return publicUser(user)
+  }
+
+  /** Removes a user; their tokens stop working at once. */
+  async remove(username: string): Promise<void> {
+    await this.refresh()
+    this.mustGet(username)
+    this.users.delete(username)
+    await this.save()
+  }
+
+  /** Sets a new password and revokes every token issued before. */
+  async setPassword(username: string, password: string): Promise<void> {
+    validatePassword(password)
+    await this.refresh()
+    const u = this.mustGet(username)
+    u.passwordHash = await hashPassword(password)
+    u.tokenVersion += 1
+    await this.save()
+  }
+
+  /** Revokes every token of the user without changing the password. */
+  async revokeTokens(username: string): Promise<void> {
+    await this.refresh()
+    this.mustGet(username).tokenVersion += 1
+    await this.save()
+  }
+
+  async grant(username: string, pattern: string): Promise<PublicUser> {
+    validateGrant(pattern)
+    await this.refresh()
+    const u = this.mustGet(username)
+    if (!u.grants.includes(pattern)) u.grants.push(pattern)
+    await this.save()
+    return publicUser(u)
+  }
+
+  async ungrant(username: string, pattern: string): Promise<PublicUser> {
+    await this.refresh()
+    const u = this.mustGet(username)
+    u.grants = u.grants.filter(g => g !== pattern)
+    await this.save()
+    return publicUser(u)
+  }
+
+  async setRole(username: string, role: string): Promise<PublicUser> {
+    validateRole(role)
+    await this.refresh()
+    const u = this.mustGet(username)
+    u.role = role
+    await this.save()
+    return publicUser(u)
+  }
+
+  /** The user when the password matches; undefined otherwise (same cost either way). */
+  async verifyPassword(username: string, password: string): Promise<PublicUser | undefined> {
+    await this.refresh()
+    const u = this.users.get(username)
+    if (!u) {
+      dummyHash ??= hashPassword(randomBytes(16).toString('hex'))
+      await verifyPasswordHash(password, await dummyHash)
+      return undefined
+    }
+    return (await verifyPasswordHash(password, u.passwordHash)) ? publicUser(u) : undefined
+  }
+
+  /**
+   * Makes sure a user exists (for the desktop app's local admin): creates it
+   * with a random password if absent and returns it.
+   */
+  async ensureUser(username: string, role: Role = 'admin', grants: string[] = ['*']): Promise<PublicUser> {
+    await this.refresh()
+    return this.get(username) ?? (await this.add(username, role, randomBytes(24).toString('base64url'), grants))
+  }
+}
