@@ -54,21 +54,8 @@ export async function createHypervisorBridge(
     type: 'vm-control',
     permission: 'control',
     vmIdOf: d => d.vmId,
-    async handle(data, hctx) {
-      try {
-        const r = await service.control(data.vmId, data.action, data.force ?? false, hctx.principal.userId)
-        hctx.audit({ action: `vm-control:${data.action}${data.force ? ':force' : ''}`, vmId: r.vmId, result: 'ok' })
-        return r
-      } catch (err) {
-        hctx.audit({
-          action: `vm-control:${data.action}${data.force ? ':force' : ''}`,
-          vmId: data.vmId,
-          result: 'error',
-          detail: err instanceof Error ? err.message : String(err),
-        })
-        throw err
-      }
-    },
+    // The core audits vm-control (who, which VM, outcome); no second line here.
+    handle: (data, hctx) => service.control(data.vmId, data.action, data.force ?? false, hctx.principal.userId),
   }
 
   const statusTopic = (topic: 'vm-status' | 'vm-status-all'): TopicProvider => ({
