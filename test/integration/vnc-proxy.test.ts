@@ -6,12 +6,12 @@
  */
 import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { vncTargetFromXml } from '../../src/main/vnc/endpoint.js'
+import { vncTargetFromXml, type VncTarget } from '../../src/main/vnc/endpoint.js'
 import { keyToKeysym, textToKeyPresses } from '../../src/main/vnc/keysym.js'
 import { hasNonBlackPixel, MiniRfbClient } from '../../src/main/vnc/rfb-client.js'
 import { keyEvent } from '../../src/main/vnc/rfb.js'
 import { VncSession, type ViewerTransport } from '../../src/main/vnc/session.js'
-import { connectUpstream, VncHandshakeError, type VncTarget } from '../../src/main/vnc/upstream.js'
+import { connectUpstream, VncHandshakeError } from '../../src/main/vnc/upstream.js'
 import { defineTestGuest, guestImagesReady, virsh, waitFor, type TestGuest } from '../fixtures/guest.js'
 
 const ready = guestImagesReady()
@@ -21,7 +21,9 @@ const PASSWORD = 'vS3cr#t8' // QEMU allows at most 8 characters
 function serialReader(pty: string): { text: () => string; stop: () => void } {
   let out = ''
   // `cat` on the pty slave after putting it in raw mode; the guest's ttyS0 output arrives here.
-  const child = spawn('sh', ['-c', `stty -F ${pty} raw -echo && exec cat ${pty}`], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const child = spawn('sh', ['-c', `stty -F ${pty} raw -echo && exec cat ${pty}`], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
   child.stdout.on('data', d => (out += String(d)))
   return { text: () => out, stop: () => void child.kill() }
 }

@@ -54,7 +54,7 @@ function toBits(bytes: Uint8Array): Bits {
 
 function fromBits(bits: Bits): Buffer {
   const out = Buffer.alloc(bits.length / 8)
-  for (let i = 0; i < bits.length; i++) out[i >> 3] |= bits[i]! << (7 - (i & 7))
+  for (let i = 0; i < bits.length; i++) out[i >> 3]! |= bits[i]! << (7 - (i & 7))
   return out
 }
 
@@ -117,5 +117,8 @@ export function vncAuthResponse(password: string, challenge: Uint8Array): Buffer
   const pw = Buffer.from(password, 'utf8')
   const key = new Uint8Array(8)
   for (let i = 0; i < 8; i++) key[i] = mirror(pw[i] ?? 0)
-  return Buffer.concat([desEncryptBlock(key, challenge.subarray(0, 8)), desEncryptBlock(key, challenge.subarray(8, 16))])
+  return Buffer.concat([
+    desEncryptBlock(key, challenge.subarray(0, 8)),
+    desEncryptBlock(key, challenge.subarray(8, 16)),
+  ])
 }

@@ -25,7 +25,8 @@ function decodeEntities(s: string): string {
 
 function attrs(tag: string): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const m of tag.matchAll(/([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) out[m[1]!] = decodeEntities(m[2] ?? m[3] ?? '')
+  for (const m of tag.matchAll(/([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g))
+    out[m[1]!] = decodeEntities(m[2] ?? m[3] ?? '')
   return out
 }
 

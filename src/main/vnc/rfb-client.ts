@@ -103,7 +103,6 @@ export class MiniRfbClient {
 /** True when some pixel in the rectangles is not black. */
 export function hasNonBlackPixel(rects: RawRect[]): boolean {
   for (const r of rects)
-    for (let i = 0; i < r.pixels.length; i += 4)
-      if (r.pixels[i] || r.pixels[i + 1] || r.pixels[i + 2]) return true
+    for (let i = 0; i < r.pixels.length; i += 4) if (r.pixels[i] || r.pixels[i + 1] || r.pixels[i + 2]) return true
   return false
 }

@@ -239,9 +239,10 @@ describe('VNC endpoint from the live XML', () => {
       endpoint: { kind: 'tcp', host: '127.0.0.1', port: 5900 },
       password: undefined,
     })
-    expect(
-      vncTargetFromXml(`<graphics type='vnc'><listen type='socket' socket='/run/vnc.sock'/></graphics>`),
-    ).toEqual({ endpoint: { kind: 'unix', path: '/run/vnc.sock' }, password: undefined })
+    expect(vncTargetFromXml(`<graphics type='vnc'><listen type='socket' socket='/run/vnc.sock'/></graphics>`)).toEqual({
+      endpoint: { kind: 'unix', path: '/run/vnc.sock' },
+      password: undefined,
+    })
     expect(vncTargetFromXml(`<graphics type='vnc' port='-1' autoport='yes'/>`)).toMatch(/no VNC port/)
     expect(vncTargetFromXml(`<graphics type='spice' port='5900'/>`)).toMatch(/no VNC graphics/)
   })
