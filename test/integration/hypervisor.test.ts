@@ -1,0 +1,236 @@
+// The hypervisor bridge over the real API against libvirt's test driver,
+// opened through the system daemon (test:///default): status topics,
+// vm-control and each of its refusals, lifecycle events in zh-CN.
+// test:///default is shared by every client of the daemon; our domains carry
+// the voidvm-t-hv- prefix and are removed in afterAll.
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startTestServer, type TestServer, type TestUser } from '../fixtures/server.js'
+import { connect, ReplyError, type TestClient } from '../fixtures/ws-client.js'
+import type { SystemEventData, VmStatusData } from '../../src/shared/protocol.js'
+
+const run = promisify(execFile)
+const URI = 'test+unix:///default'
+const PREFIX = 'voidvm-t-hv-'
+const A = `${PREFIX}a-${process.pid}` // stays stopped
+const B = `${PREFIX}b-${process.pid}` // running
+const C = `${PREFIX}c-${process.pid}` // paused
+const D = `${PREFIX}d-${process.pid}` // driven through its lifecycle
+const E = `${PREFIX}e-${process.pid}` // defined and undefined while we watch
+
+let dir = ''
+
+async function virsh(...cmds: string[]): Promise<string> {
+  // One virsh process per batch: the test driver's state lives only while a connection holds it.
+  const { stdout } = await run('virsh', ['-c', URI, cmds.join(' ; ')], { timeout: 60_000 })
+  return stdout
+}
+
+async function domainFile(name: string, vcpus = 2): Promise<string> {
+  const f = join(dir, `${name}.xml`)
+  await writeFile(
+    f,
+    `<domain type='test'><name>${name}</name><memory unit='MiB'>96</memory><vcpu>${vcpus}</vcpu><os><type>hvm</type></os></domain>`,
+  )
+  return f
+}
+
+async function refusal(p: Promise<unknown>): Promise<ReplyError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(err).toBeInstanceOf(ReplyError)
+  return err as ReplyError
+}
+
+describe('hypervisor bridge on the test driver (through the daemon)', () => {
+  let server: TestServer
+  let admin: TestUser
+  let client: TestClient
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'voidvm-t-hv-'))
+    server = await startTestServer({ libvirtUri: 'test:///default', locale: 'zh-CN' })
+    admin = await server.addUser('hv-admin', 'admin')
+    await server.addUser('hv-viewer', 'viewer')
+    await server.addUser('hv-op-other', 'operator', ['other-*'])
+    client = await connect(server.wsUrl, await server.tokenFor('hv-admin'))
+    // The server's connection keeps the test driver's state alive for our virsh batches.
+    await virsh(
+      `define ${await domainFile(A)}`,
+      `define ${await domainFile(B)}`,
+      `define ${await domainFile(C)}`,
+      `define ${await domainFile(D, 1)}`,
+      `start ${B}`,
+      `start ${C}`,
+      `suspend ${C}`,
+    )
+  })
+
+  afterAll(async () => {
+    await client?.close()
+    await virsh(...[A, B, C, D, E].flatMap(n => [`destroy ${n}`, `undefine ${n}`])).catch(() => '')
+    await server?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const statusOf = (name: string, timeoutMs = 5000) =>
+    client.next<VmStatusData>('vm-status', d => d.name === name, timeoutMs)
+
+  it('subscribe to vm-status without vmId (as the seed client sends) gets every VM at once', async () => {
+    const t0 = Date.now()
+    const reply = await client.request('subscribe', { topic: 'vm-status' })
+    expect(reply).toEqual({ topic: 'vm-status' })
+    const [a, b, c] = await Promise.all([statusOf(A, 900), statusOf(B, 900), statusOf(C, 900)])
+    // A snapshot, not after the first tick.
+    expect(Date.now() - t0).toBeLessThan(900)
+    expect(Object.keys(a).sort()).toEqual(
+      ['vmId', 'uuid', 'name', 'status', 'cpu', 'memory', 'network', 'disk', 'vcpus', 'memoryKiB'].sort(),
+    )
+    expect(a).toMatchObject({ vmId: A, name: A, status: 'stopped', vcpus: 2, memoryKiB: 96 * 1024 })
+    expect(a.uuid).toBe((await virsh(`domuuid ${A}`)).trim())
+    expect(a.network).toEqual({ rx: 0, tx: 0 })
+    expect(a.disk).toEqual({ read: 0, write: 0 })
+    expect(b.status).toBe('running')
+    expect(c.status).toBe('paused')
+    // And then every tick, one push per VM.
+    await statusOf(B, 3000)
+    await client.request('unsubscribe', { topic: 'vm-status' })
+  })
+
+  it('vm-status with a vmId (name or UUID) gets only that VM', async () => {
+    const uuid = (await virsh(`domuuid ${B}`)).trim()
+    const other = await connect(server.wsUrl, await server.tokenFor('hv-admin'))
+    try {
+      expect(await other.request('subscribe', { topic: 'vm-status', vmId: uuid })).toEqual({
+        topic: 'vm-status',
+        vmId: B,
+      })
+      await other.next<VmStatusData>('vm-status', d => d.name === B, 900)
+      await other.next<VmStatusData>('vm-status', d => d.name === B, 3000)
+      expect(other.frames.filter(f => f.type === 'vm-status').every(f => (f.data as VmStatusData).name === B)).toBe(
+        true,
+      )
+    } finally {
+      await other.close()
+    }
+  })
+
+  it('vm-status-all gets every VM the user may see, and only those', async () => {
+    const op = await connect(server.wsUrl, await server.tokenFor('hv-op-other'))
+    try {
+      await op.request('subscribe', { topic: 'vm-status-all' })
+      await client.request('subscribe', { topic: 'vm-status-all' })
+      await statusOf(A, 900)
+      await new Promise(r => setTimeout(r, 1500))
+      expect(op.frames.filter(f => f.type === 'vm-status')).toEqual([])
+      await client.request('unsubscribe', { topic: 'vm-status-all' })
+    } finally {
+      await op.close()
+    }
+  })
+
+  it('a VM defined and undefined behind our back shows up and raises vm-created / vm-deleted (zh-CN)', async () => {
+    await virsh(`define ${await domainFile(E)}`)
+    const created = await client.next<SystemEventData>('system-event', d => d.vmId === E && d.event === 'vm-created')
+    expect(created).toEqual({ event: 'vm-created', vmId: E, message: '虚拟机创建成功', level: 'info' })
+    await virsh(`undefine ${E}`)
+    const deleted = await client.next<SystemEventData>('system-event', d => d.vmId === E && d.event === 'vm-deleted')
+    expect(deleted.message).toBe('虚拟机已删除')
+    expect(deleted).not.toHaveProperty('userId')
+  })
+
+  it('drives a VM through start, pause, resume, reset, stop; events carry the user', async () => {
+    await client.request('subscribe', { topic: 'vm-status', vmId: D })
+    expect((await statusOf(D, 900)).status).toBe('stopped')
+
+    const steps: [string, boolean, string, string][] = [
+      ['start', false, 'vm-started', 'running'],
+      ['pause', false, 'vm-paused', 'paused'],
+      ['resume', false, 'vm-resumed', 'running'],
+      ['stop', true, 'vm-stopped', 'stopped'],
+    ]
+    for (const [action, force, event, status] of steps) {
+      expect(await client.request('vm-control', { vmId: D, action, force })).toEqual({
+        vmId: D,
+        action,
+        status: 'success',
+      })
+      const ev = await client.next<SystemEventData>('system-event', d => d.vmId === D && d.event === event)
+      expect(ev.userId).toBe(admin.id)
+      expect(ev.message).toMatch(/[\u4e00-\u9fff]/)
+      await statusOf(D).then(async s => (s.status === status ? s : statusOf(D)))
+      expect(
+        client.frames
+          .filter(f => f.type === 'vm-status' && (f.data as VmStatusData).name === D)
+          .map(f => (f.data as VmStatusData).status)
+          .at(-1),
+      ).toBe(status)
+    }
+    await client.request('unsubscribe', { topic: 'vm-status', vmId: D })
+  })
+
+  it('refuses an unknown VM with VM_NOT_FOUND', async () => {
+    const e = await refusal(client.request('vm-control', { vmId: `${PREFIX}missing`, action: 'start' }))
+    expect(e.code).toBe('VM_NOT_FOUND')
+  })
+
+  it('refuses start of a running VM with VM_ALREADY_RUNNING', async () => {
+    const e = await refusal(client.request('vm-control', { vmId: B, action: 'start' }))
+    expect(e.code).toBe('VM_ALREADY_RUNNING')
+    expect(e.vmId).toBe(B)
+  })
+
+  it('refuses stop of a stopped VM with VM_NOT_RUNNING', async () => {
+    const e = await refusal(client.request('vm-control', { vmId: A, action: 'stop' }))
+    expect(e.code).toBe('VM_NOT_RUNNING')
+  })
+
+  it('refuses pause of a stopped VM with VM_NOT_RUNNING', async () => {
+    const e = await refusal(client.request('vm-control', { vmId: A, action: 'pause' }))
+    expect(e.code).toBe('VM_NOT_RUNNING')
+  })
+
+  it('refuses reset of a stopped VM with VM_NOT_RUNNING', async () => {
+    const e = await refusal(client.request('vm-control', { vmId: A, action: 'reset' }))
+    expect(e.code).toBe('VM_NOT_RUNNING')
+  })
+
+  it('refuses resume of a running VM with VM_NOT_PAUSED', async () => {
+    const e = await refusal(client.request('vm-control', { vmId: B, action: 'resume' }))
+    expect(e.code).toBe('VM_NOT_PAUSED')
+  })
+
+  it('refuses vm-control from a viewer with FORBIDDEN', async () => {
+    const viewer = await connect(server.wsUrl, await server.tokenFor('hv-viewer'))
+    try {
+      const e = await refusal(viewer.request('vm-control', { vmId: C, action: 'resume' }))
+      expect(e.code).toBe('FORBIDDEN')
+    } finally {
+      await viewer.close()
+    }
+    expect((await virsh(`domstate ${C}`)).trim()).toBe('paused')
+  })
+
+  it('refuses vm-control on a VM outside the user’s grants with FORBIDDEN', async () => {
+    const op = await connect(server.wsUrl, await server.tokenFor('hv-op-other'))
+    try {
+      const e = await refusal(op.request('vm-control', { vmId: C, action: 'resume' }))
+      expect(e.code).toBe('FORBIDDEN')
+    } finally {
+      await op.close()
+    }
+    expect((await virsh(`domstate ${C}`)).trim()).toBe('paused')
+  })
+
+  it('reports the hypervisor as connected in /api/health', async () => {
+    const res = await fetch(`${server.url}/api/health`)
+    const body = (await res.json()) as { hypervisor: { connected: boolean; uri: string } }
+    expect(body.hypervisor).toEqual({ connected: true, uri: 'test:///default' })
+  })
+})
