@@ -3,41 +3,29 @@
  * EmbeddedStartOptions onto startServer() and creates the local admin.
  */
 import { randomBytes } from 'node:crypto'
-import * as server from '../server/index.js'
-import { UserStore } from '../server/users.js'
+import { startServer, UserStore, DEFAULT_TOKEN_TTL_SECONDS, type Logger } from '../server/index.js'
 import type { EmbeddedServer, EmbeddedStartOptions, LocalServerDeps } from './local-server.js'
 
-/** The shape startServer() returns (url, wsUrl, port, close, issueToken). */
-type StartedServer = Partial<EmbeddedServer> & {
-  url: string
-  port: number
-  close(): Promise<void>
-  issueToken?: (username: string, ttl?: number) => Promise<string | { token: string; expiresAt: string }>
-}
-type StartFn = (opts: Record<string, unknown>) => Promise<StartedServer>
-
-export async function startEmbeddedServer(o: EmbeddedStartOptions): Promise<EmbeddedServer> {
-  const start = server.startServer as unknown as StartFn
-  const s = await start({
+export async function startEmbeddedServer(o: EmbeddedStartOptions, log?: Logger): Promise<EmbeddedServer> {
+  const s = await startServer({
     host: o.host,
     port: o.port,
     dataDir: o.dataDir,
     ...(o.libvirtUri ? { libvirtUri: o.libvirtUri } : {}),
-    ...(o.tls ? { tls: o.tls, tlsCert: o.tls.cert, tlsKey: o.tls.key } : {}),
-    ...(o.allowOrigins ? { allowOrigins: o.allowOrigins, allowOrigin: o.allowOrigins } : {}),
+    ...(o.tls ? { tls: o.tls } : {}),
+    ...(o.allowOrigins ? { allowOrigins: o.allowOrigins } : {}),
+    ...(log ? { log } : {}),
   })
-  const issue = s.issueToken
   return {
     url: s.url,
-    wsUrl: s.wsUrl ?? `${s.url.replace(/^http/, 'ws')}/ws`,
+    wsUrl: s.wsUrl,
     port: s.port,
     close: () => s.close(),
     async issueToken(username, ttl) {
-      if (!issue) throw new Error('this server build cannot issue tokens')
-      const r = await issue.call(s, username, ttl)
-      if (typeof r === 'string')
-        return { token: r, expiresAt: new Date(Date.now() + (ttl ?? 43200) * 1000).toISOString() }
-      return r
+      const seconds = ttl ?? DEFAULT_TOKEN_TTL_SECONDS
+      const token = await s.issueToken(username, seconds)
+      // The expiry is what the server encoded (issued now + ttl), rounded down to the second.
+      return { token, expiresAt: new Date(Math.floor(Date.now() / 1000) * 1000 + seconds * 1000).toISOString() }
     },
   }
 }
@@ -53,4 +41,4 @@ export async function ensureLocalAdmin(dataDir: string, username: string): Promi
   await users.add(username, 'admin', randomBytes(32).toString('base64url'), ['*'])
 }
 
-export const serverDeps: LocalServerDeps = { startServer: startEmbeddedServer, ensureLocalAdmin }
+export const serverDeps: LocalServerDeps = { startServer: o => startEmbeddedServer(o), ensureLocalAdmin }
