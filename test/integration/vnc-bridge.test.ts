@@ -1,0 +1,363 @@
+/**
+ * The VNC bridge over the real server, the real hypervisor bridge (libvirt
+ * qemu:///system) and QEMU's own VNC server on TCG test guests: RFB over
+ * vnc-data, the binary fast path, input over vnc-input only reaching the
+ * guest's shell, a VNC password the viewer never sees, every documented
+ * refusal, and garbage from one viewer ending only its session.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import WebSocket from 'ws'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createHypervisorBridge } from '../../src/main/hypervisor/index.js'
+import { startServer, type Logger, type RunningServer } from '../../src/main/server/index.js'
+import { createVncBridge } from '../../src/main/vnc/index.js'
+import { hasNonBlackPixel, MiniRfbClient } from '../../src/main/vnc/rfb-client.js'
+import { defineTestGuest, guestImagesReady, virsh, waitFor, type TestGuest } from '../fixtures/guest.js'
+import { connect, ReplyError, type Frame, type TestClient } from '../fixtures/ws-client.js'
+
+const ready = guestImagesReady()
+const PASSWORD = 'Zq7#vnc!' // QEMU allows at most 8 characters
+
+interface ConnectReply {
+  vmId: string
+  sessionId: string
+  width: number
+  height: number
+  name: string
+  url?: string
+}
+
+/** Reads the guest's serial console from its pty (fixture side, not the code under test). */
+function serialReader(pty: string): { text: () => string; stop: () => void } {
+  let out = ''
+  const child = spawn('sh', ['-c', `stty -F ${pty} raw -echo && exec cat ${pty}`], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+  child.stdout.on('data', d => (out += String(d)))
+  return { text: () => out, stop: () => void child.kill() }
+}
+
+let dataSeq = 0
+/** A viewer speaking RFB through vnc-data pushes and messages. */
+function jsonViewer(client: TestClient, vmId: string, sessionId: string): MiniRfbClient {
+  const rfb = new MiniRfbClient(b =>
+    client.send({ type: 'vnc-data', id: `vd${++dataSeq}`, data: { vmId, sessionId, data: b.toString('base64') } }),
+  )
+  const take = (f: Frame): void => {
+    const d = f.data as { sessionId?: string; data?: string; reason?: string }
+    if (d?.sessionId !== sessionId || f.id !== undefined) return
+    if (f.type === 'vnc-data') rfb.push(Buffer.from(d.data ?? '', 'base64'))
+    if (f.type === 'vnc-closed') rfb.fail(new Error(`session closed: ${d.reason}`))
+  }
+  // Pushes that arrived with the reply are already in `frames`.
+  for (const f of client.frames) take(f)
+  client.ws.on('message', (raw, isBinary) => {
+    if (!isBinary) take(JSON.parse(raw.toString()) as Frame)
+  })
+  return rfb
+}
+
+/** A viewer on the binary fast path. */
+async function wsViewer(url: string): Promise<{ rfb: MiniRfbClient; ws: WebSocket }> {
+  const ws = new WebSocket(url)
+  const rfb = new MiniRfbClient(b => ws.send(b))
+  ws.on('message', (d: Buffer) => rfb.push(Buffer.from(d)))
+  ws.on('close', (code, reason) => rfb.fail(new Error(`ws closed ${code} ${reason.toString()}`)))
+  await new Promise<void>((ok, fail) => {
+    ws.once('open', () => ok())
+    ws.once('error', fail)
+  })
+  return { rfb, ws }
+}
+
+async function expectError(p: Promise<unknown>, code: string, field?: string): Promise<ReplyError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(err).toBeInstanceOf(ReplyError)
+  const r = err as ReplyError
+  expect(r.code).toBe(code)
+  if (field) expect(r.field).toBe(field)
+  return r
+}
+
+/** Number of VNC clients QEMU reports for a guest (`info vnc`). */
+async function qemuVncClients(name: string): Promise<number> {
+  const out = await virsh('qemu-monitor-command', '--hmp', name, 'info vnc')
+  return (out.match(/^\s*Client:/gm) ?? []).length
+}
+
+if (!ready)
+  describe('VNC bridge', () => {
+    it.skip('skipped: the test guest images are missing; run scripts/host-setup.sh as root', () => {})
+  })
+
+describe.runIf(ready)('VNC bridge against QEMU', () => {
+  let plain: TestGuest
+  let locked: TestGuest
+  let stopped: TestGuest
+  let server: RunningServer
+  let dataDir: string
+  let op: TestClient
+  const logLines: string[] = []
+  const log: Logger = {
+    debug: (m, f) => void logLines.push(`debug ${m} ${JSON.stringify(f ?? {})}`),
+    info: (m, f) => void logLines.push(`info ${m} ${JSON.stringify(f ?? {})}`),
+    warn: (m, f) => void logLines.push(`warn ${m} ${JSON.stringify(f ?? {})}`),
+    error: (m, f) => void logLines.push(`error ${m} ${JSON.stringify(f ?? {})}`),
+  }
+
+  beforeAll(async () => {
+    plain = await defineTestGuest({ name: 'voidvm-t-vnc-br' })
+    locked = await defineTestGuest({ name: 'voidvm-t-vnc-brpw', vncPassword: PASSWORD })
+    stopped = await defineTestGuest({ name: 'voidvm-t-vnc-off' })
+    await plain.start()
+    await locked.start()
+    dataDir = await mkdtemp(join(tmpdir(), 'voidvm-vnc-test-'))
+    server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      dataDir,
+      rendererDir: null,
+      log,
+      limits: { vncSessionsPerSocket: 3 },
+      bridges: async ctx => {
+        const h = await createHypervisorBridge(ctx, { uri: 'qemu:///system' })
+        return [h.bridge, createVncBridge(ctx, h.directory)]
+      },
+    })
+    await server.users.add('op', 'operator', 'op-password-1', ['voidvm-t-vnc-*'])
+    await server.users.add('viewer', 'viewer', 'viewer-password-1', ['*'])
+    await server.users.add('narrow', 'operator', 'narrow-password-1', ['voidvm-t-vnc-off'])
+    op = await connect(server.wsUrl, await server.issueToken('op'))
+  })
+
+  afterAll(async () => {
+    await op?.close()
+    await server?.close()
+    await plain?.remove()
+    await locked?.remove()
+    await stopped?.remove()
+    if (dataDir) await rm(dataDir, { recursive: true, force: true })
+  })
+
+  it('speaks RFB over vnc-data: handshake, ServerInit geometry, a framebuffer showing the console', async () => {
+    const r = await op.request<ConnectReply>('vnc-connect', { vmId: plain.name })
+    expect(r.vmId).toBe(plain.name)
+    expect(r.width).toBeGreaterThan(0)
+    expect(r.height).toBeGreaterThan(0)
+    expect(r.name).toContain(plain.name)
+    expect(r.url).toBeUndefined()
+    const rfb = jsonViewer(op, plain.name, r.sessionId)
+    const init = await rfb.handshake()
+    expect({ w: init.width, h: init.height, name: init.name }).toEqual({ w: r.width, h: r.height, name: r.name })
+    await waitFor(
+      async () => {
+        rfb.requestUpdate(false)
+        return hasNonBlackPixel(await rfb.readUpdate()) || undefined
+      },
+      30_000,
+      'a framebuffer update with the console on it',
+    )
+    await op.request('vnc-disconnect', { vmId: plain.name, sessionId: r.sessionId })
+    await op.next('vnc-closed', (d: { sessionId: string }) => d.sessionId === r.sessionId)
+  })
+
+  it('speaks the same RFB over the binary fast path, with a single-use ticket', async () => {
+    const r = await op.request<ConnectReply>('vnc-connect', { vmId: plain.uuid, transport: 'websocket' })
+    expect(r.vmId).toBe(plain.name)
+    expect(r.url).toMatch(/^\/ws\/vnc\?ticket=[\w-]{20,}$/)
+    const base = server.url.replace(/^http/, 'ws')
+    const { rfb, ws } = await wsViewer(base + r.url)
+    const init = await rfb.handshake()
+    expect({ w: init.width, h: init.height }).toEqual({ w: r.width, h: r.height })
+    await waitFor(
+      async () => {
+        rfb.requestUpdate(false)
+        return hasNonBlackPixel(await rfb.readUpdate()) || undefined
+      },
+      30_000,
+      'a framebuffer update over the fast path',
+    )
+    // The ticket was used up; a second upgrade with it is refused.
+    await expect(wsViewer(base + r.url)).rejects.toThrow(/401/)
+    await expect(wsViewer(`${base}/ws/vnc?ticket=not-a-ticket`)).rejects.toThrow(/401/)
+    // vnc-data is not the transport of a fast-path session.
+    await expectError(
+      op.request('vnc-data', { vmId: plain.name, sessionId: r.sessionId, data: 'AA==' }),
+      'INVALID_MESSAGE',
+      'data.sessionId',
+    )
+    // Closing the WebSocket ends the session.
+    ws.close()
+    const closed = await op.next<{ sessionId: string; reason: string }>('vnc-closed', d => d.sessionId === r.sessionId)
+    expect(closed.reason).toMatch(/viewer closed/)
+  })
+
+  it('types into the guest over vnc-input only (no RFB from the client)', async () => {
+    const serial = serialReader(await virsh('ttyconsole', plain.name))
+    try {
+      const r = await op.request<ConnectReply>('vnc-connect', { vmId: plain.name })
+      let last = 0
+      await waitFor(
+        async () => {
+          if (serial.text().includes('vnc-ok-42')) return true
+          if (Date.now() - last > 6000) {
+            last = Date.now()
+            await op.request('vnc-input', {
+              vmId: plain.name,
+              inputType: 'text',
+              text: 'echo vnc-ok-$((6*7)) > /dev/ttyS0',
+            })
+            await op.request('vnc-input', { vmId: plain.name, inputType: 'keyboard', key: 'Enter', down: true })
+            await op.request('vnc-input', { vmId: plain.name, inputType: 'keyboard', key: 'Enter', down: false })
+          }
+          return undefined
+        },
+        45_000,
+        'vnc-ok-42 on the guest serial console',
+      )
+      const m = await op.request('vnc-input', { vmId: plain.name, inputType: 'mouse', x: 10, y: 10, buttons: 0 })
+      expect(m).toEqual({ vmId: plain.name, sessionId: r.sessionId })
+      await op.request('vnc-disconnect', { vmId: plain.name })
+    } finally {
+      serial.stop()
+    }
+  })
+
+  it('opens a password-protected console without the viewer knowing the password, and never shows it', async () => {
+    const r = await op.request<ConnectReply>('vnc-connect', { vmId: locked.name })
+    const rfb = jsonViewer(op, locked.name, r.sessionId)
+    const init = await rfb.handshake()
+    expect(init.width).toBe(r.width)
+    rfb.requestUpdate(false)
+    await rfb.readUpdate()
+    await op.request('vnc-disconnect', { vmId: locked.name })
+    // A wrong password in QEMU (changed behind libvirt's back) is a connect failure with the reason.
+    await virsh('qemu-monitor-command', '--hmp', locked.name, 'set_password vnc other123')
+    const e = await expectError(op.request('vnc-connect', { vmId: locked.name }), 'VNC_CONNECT_FAILED')
+    expect(e.message).toMatch(/authentication failed/i)
+    await virsh('qemu-monitor-command', '--hmp', locked.name, `set_password vnc ${PASSWORD}`)
+    const everything = [
+      JSON.stringify(op.frames),
+      logLines.join('\n'),
+      await readFile(join(dataDir, 'audit.log'), 'utf8').catch(() => ''),
+    ].join('\n')
+    expect(everything).not.toContain(PASSWORD)
+    expect(everything).not.toContain('other123')
+  })
+
+  it('refuses bad requests with the documented codes', async () => {
+    await expectError(op.request('vnc-connect', { vmId: 'voidvm-t-vnc-no-such-vm' }), 'VM_NOT_FOUND')
+    const off = await expectError(op.request('vnc-connect', { vmId: stopped.name }), 'VNC_UNAVAILABLE')
+    expect(off.message).toMatch(/not running/)
+    await expectError(op.request('vnc-input', { vmId: plain.name, inputType: 'text', text: 'x' }), 'SESSION_NOT_FOUND')
+    const r = await op.request<ConnectReply>('vnc-connect', { vmId: plain.name })
+    await expectError(
+      op.request('vnc-input', { vmId: plain.name, inputType: 'keyboard', key: 'Entr', down: true }),
+      'INVALID_MESSAGE',
+      'data.key',
+    )
+    await expectError(
+      op.request('vnc-input', { vmId: plain.name, inputType: 'mouse', x: r.width, y: 0, buttons: 0 }),
+      'INVALID_MESSAGE',
+      'data.x',
+    )
+    await expectError(
+      op.request('vnc-input', { vmId: plain.name, inputType: 'mouse', x: 0, y: r.height + 5, buttons: 0 }),
+      'INVALID_MESSAGE',
+      'data.y',
+    )
+    await expectError(
+      op.request('vnc-input', { vmId: plain.name, inputType: 'text', text: 'bell\u0007' }),
+      'INVALID_MESSAGE',
+      'data.text',
+    )
+    await expectError(
+      op.request('vnc-input', { vmId: plain.name, sessionId: 'nope', inputType: 'text', text: 'x' }),
+      'SESSION_NOT_FOUND',
+    )
+    await expectError(op.request('vnc-data', { vmId: plain.name, data: '***' }), 'INVALID_MESSAGE')
+    // Per-socket cap (3 in this server): two more fit, the next is refused.
+    const r2 = await op.request<ConnectReply>('vnc-connect', { vmId: plain.name })
+    const r3 = await op.request<ConnectReply>('vnc-connect', { vmId: locked.name })
+    await expectError(op.request('vnc-connect', { vmId: plain.name }), 'SESSION_LIMIT')
+    // Two sessions on one VM: a message without sessionId is ambiguous.
+    await expectError(
+      op.request('vnc-input', { vmId: plain.name, inputType: 'text', text: 'x' }),
+      'INVALID_MESSAGE',
+      'data.sessionId',
+    )
+    for (const s of [r, r2, r3]) await op.request('vnc-disconnect', { vmId: s.vmId, sessionId: s.sessionId })
+
+    const viewer = await connect(server.wsUrl, await server.issueToken('viewer'))
+    const narrow = await connect(server.wsUrl, await server.issueToken('narrow'))
+    try {
+      await expectError(viewer.request('vnc-connect', { vmId: plain.name }), 'FORBIDDEN')
+      await expectError(viewer.request('vnc-input', { vmId: plain.name, inputType: 'text', text: 'x' }), 'FORBIDDEN')
+      await expectError(narrow.request('vnc-connect', { vmId: plain.name }), 'FORBIDDEN')
+    } finally {
+      await viewer.close()
+      await narrow.close()
+    }
+  })
+
+  it('refuses a running VM without VNC graphics', async () => {
+    const headless = await defineTestGuest({ name: 'voidvm-t-vnc-nogfx', noGraphics: true })
+    try {
+      await headless.start()
+      const e = await expectError(op.request('vnc-connect', { vmId: headless.name }), 'VNC_UNAVAILABLE')
+      expect(e.message).toMatch(/no VNC graphics/)
+    } finally {
+      await headless.remove()
+    }
+  })
+
+  it('ends only the session whose viewer sends garbage; the socket and other sessions carry on', async () => {
+    const a = await op.request<ConnectReply>('vnc-connect', { vmId: plain.name })
+    const b = await op.request<ConnectReply>('vnc-connect', { vmId: plain.name })
+    const rfbA = jsonViewer(op, plain.name, a.sessionId)
+    const rfbB = jsonViewer(op, plain.name, b.sessionId)
+    await rfbA.handshake()
+    await rfbB.handshake()
+    const garbage = Buffer.from([0x42, 0xde, 0xad, 0xbe, 0xef])
+    await expectError(
+      op.request('vnc-data', { vmId: plain.name, sessionId: a.sessionId, data: garbage.toString('base64') }),
+      'INVALID_MESSAGE',
+      'data.data',
+    )
+    const closed = await op.next<{ sessionId: string; reason: string }>('vnc-closed', d => d.sessionId === a.sessionId)
+    expect(closed.reason).toMatch(/RFB protocol error.*type 66/)
+    rfbB.requestUpdate(false)
+    expect((await rfbB.readUpdate()).length).toBeGreaterThan(0)
+    expect(op.ws.readyState).toBe(WebSocket.OPEN)
+    await op.request('vnc-disconnect', { vmId: plain.name, sessionId: b.sessionId })
+  })
+
+  it('ends sessions with their socket, and pushes vnc-closed when the VM stops', async () => {
+    const before = await qemuVncClients(plain.name)
+    const c = await connect(server.wsUrl, await server.issueToken('op'))
+    await c.request('vnc-connect', { vmId: plain.name })
+    await c.request('vnc-connect', { vmId: plain.name, transport: 'websocket' })
+    expect(await qemuVncClients(plain.name)).toBe(before + 2)
+    await c.close()
+    await waitFor(
+      async () => ((await qemuVncClients(plain.name)) === before ? true : undefined),
+      10_000,
+      'QEMU to see the clients go',
+    )
+
+    const r = await op.request<ConnectReply>('vnc-connect', { vmId: plain.name })
+    await plain.destroy()
+    const closed = await op.next<{ sessionId: string; reason: string }>(
+      'vnc-closed',
+      d => d.sessionId === r.sessionId,
+      20_000,
+    )
+    expect(closed.reason).toMatch(/VM stopped|VNC server/)
+  })
+})
