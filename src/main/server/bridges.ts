@@ -6,6 +6,7 @@
 import type { Bridge, BridgeContext } from './bridge.js'
 import { createHypervisorBridge } from '../hypervisor/index.js'
 import { createHostMonitorBridge } from '../host/index.js'
+import { createVncBridge } from '../vnc/index.js'
 
 export const DEFAULT_LIBVIRT_URI = 'qemu:///system'
 
@@ -24,6 +25,7 @@ export async function createDefaultBridges(ctx: BridgeContext, config: BridgesCo
   const hypervisor = await createHypervisorBridge(ctx, { uri: config.libvirtUri })
   bridges.push(hypervisor.bridge)
   bridges.push(createHostMonitorBridge(ctx))
+  bridges.push(createVncBridge(ctx, hypervisor.directory))
   // One line per bridge, e.g.:
   //   const hypervisor = await createHypervisorBridge(ctx, config); bridges.push(hypervisor)
   //   bridges.push(createVncBridge(ctx, hypervisor.directory))
