@@ -43,7 +43,7 @@ export const DEFAULT_LIMITS: Limits = {
   messagesPerSecond: 400,
   messageBurst: 800,
   floodCloseAfter: 4000,
-  maxInFlight: 256,
+  maxInFlight: 1000,
   vncSessionsPerSocket: 4,
   terminalSessionsPerSocket: 8,
   subscriptionsPerSocket: 1024,
