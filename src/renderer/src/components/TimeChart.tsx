@@ -1,0 +1,105 @@
+/**
+ * A uPlot time-series chart that follows its container's width. The plot is
+ * created once; updates only call setData (cheap at 300 points).
+ */
+import { useEffect, useRef } from 'react'
+import uPlot from 'uplot'
+import 'uplot/dist/uPlot.min.css'
+
+export interface ChartSeries {
+  label: string
+  color: string
+  values: number[]
+}
+
+export interface TimeChartProps {
+  title: string
+  time: number[]
+  series: ChartSeries[]
+  format: (v: number) => string
+  /** Fixed y range (percent charts use [0, 100]). */
+  range?: [number, number]
+  height?: number
+  gridColor: string
+  axisColor: string
+  /** Seconds of history shown. */
+  windowSec?: number
+}
+
+export function TimeChart({
+  title,
+  time,
+  series,
+  format,
+  range,
+  height = 180,
+  gridColor,
+  axisColor,
+  windowSec = 300,
+}: TimeChartProps) {
+  const box = useRef<HTMLDivElement>(null)
+  const plot = useRef<uPlot | null>(null)
+  const key = series.map(s => s.label + s.color).join('|') + gridColor + axisColor
+
+  useEffect(() => {
+    const el = box.current
+    if (!el) return
+    const axis = {
+      stroke: axisColor,
+      grid: { stroke: gridColor, width: 1 },
+      ticks: { stroke: gridColor, width: 1 },
+      font: '11px system-ui, sans-serif',
+    }
+    const opts: uPlot.Options = {
+      width: Math.max(200, el.clientWidth),
+      height,
+      legend: { show: true, live: true },
+      cursor: { drag: { x: false, y: false }, points: { size: 6 } },
+      scales: {
+        x: {
+          time: true,
+          range: (_u, _min, max) => [max - windowSec, max],
+        },
+        y: range ? { range: () => range } : { range: (_u, _min, max) => [0, Math.max(max * 1.15, 1)] },
+      },
+      axes: [axis, { ...axis, size: 64, values: (_u, vals) => vals.map(v => format(v)) }],
+      series: [
+        {},
+        ...series.map(s => ({
+          label: s.label,
+          stroke: s.color,
+          width: 1.5,
+          fill: s.color + '22',
+          points: { show: false },
+          value: (_u: uPlot, v: number | null) => (v === null ? '–' : format(v)),
+        })),
+      ],
+    }
+    // Created empty; the data effect below fills it in the same commit.
+    const u = new uPlot(opts, [[], ...series.map(() => [])], el)
+    plot.current = u
+    const ro = new ResizeObserver(() => {
+      const w = el.clientWidth
+      if (w > 0 && Math.abs(w - u.width) > 1) u.setSize({ width: w, height })
+    })
+    ro.observe(el)
+    return () => {
+      ro.disconnect()
+      u.destroy()
+      plot.current = null
+    }
+    // Recreate only when the series' identity or the theme changes.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, height, windowSec])
+
+  useEffect(() => {
+    plot.current?.setData([time, ...series.map(s => s.values)])
+  })
+
+  return (
+    <figure className="chart" aria-label={title}>
+      <figcaption>{title}</figcaption>
+      <div ref={box} className="chart-box" data-points={time.length} />
+    </figure>
+  )
+}

@@ -1,0 +1,227 @@
+/**
+ * Connections: in Electron, the embedded local server (no login) and saved
+ * remote servers (token kept encrypted by the preload); in a browser, a login
+ * to the origin the app was served from (token in memory unless "remember me").
+ */
+import { useEffect, useState } from 'react'
+import { useTranslation } from 'react-i18next'
+import type { ServerProfile } from '../../../preload/api'
+import { login, LoginError, normaliseServerUrl } from '../api/http'
+import type { RefusalReason } from '../api/types'
+import { Icon } from '../components/Icon'
+import { rememberLogin, startSession } from '../stores/session'
+
+export function ConnectView({ refusal }: { refusal?: RefusalReason | undefined }) {
+  const { t } = useTranslation()
+  const api = typeof window !== 'undefined' ? window.voidvm : undefined
+  const [local, setLocal] = useState<{ url: string; token: string } | null>(null)
+  const [profiles, setProfiles] = useState<ServerProfile[]>([])
+  const [url, setUrl] = useState(api ? '' : location.origin)
+  const [name, setName] = useState('')
+  const [username, setUsername] = useState('')
+  const [password, setPassword] = useState('')
+  const [remember, setRemember] = useState(false)
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<string | null>(refusal ? t(`conn.reason.${refusal}`) : null)
+
+  useEffect(() => {
+    if (!api) return
+    void api
+      .getLocalServer()
+      .then(setLocal)
+      .catch(() => setLocal(null))
+    void api
+      .listProfiles()
+      .then(setProfiles)
+      .catch(() => setProfiles([]))
+  }, [api])
+
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault()
+    setError(null)
+    let base: string
+    try {
+      base = normaliseServerUrl(url)
+    } catch {
+      setError(t('login.invalidUrl'))
+      return
+    }
+    if (!username || !password) {
+      setError(t('login.required'))
+      return
+    }
+    setBusy(true)
+    try {
+      const r = await login(base, username, password)
+      setPassword('')
+      if (api) {
+        const p = await api.saveProfile({ name: name || new URL(base).host, url: base, username, token: r.token })
+        startSession({ url: base, name: p.name, profileId: p.id }, r.token)
+      } else {
+        rememberLogin(remember ? { url: base, token: r.token, expiresAt: r.expiresAt, username } : null)
+        startSession({ url: base, name: new URL(base).host }, r.token)
+      }
+    } catch (err) {
+      setError(err instanceof LoginError ? t(`conn.reason.${err.reason}`) : String(err))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  const openProfile = async (p: ServerProfile) => {
+    const token = p.hasToken ? await api?.getProfileToken(p.id) : null
+    if (token) startSession({ url: p.url, name: p.name, profileId: p.id }, token)
+    else {
+      setUrl(p.url)
+      setName(p.name)
+      setUsername(p.username ?? '')
+    }
+  }
+
+  return (
+    <main className="connect" aria-labelledby="connect-title">
+      <div className="connect-card card">
+        <div className="brand-big">
+          <Logo />
+          <div>
+            <h1>VoidVM</h1>
+            <p className="muted">{t('login.subtitle')}</p>
+          </div>
+        </div>
+        {api && local && (
+          <section className="connect-section">
+            <h2>{t('login.local')}</h2>
+            <div className="profile">
+              <Icon name="host" />
+              <div className="profile-text">
+                <strong>{t('login.local')}</strong>
+                <span className="muted small">{t('login.localHint')}</span>
+              </div>
+              <button
+                type="button"
+                className="btn btn-primary"
+                onClick={() => startSession({ url: local.url, name: t('login.local'), local: true }, local.token)}
+              >
+                {t('login.openLocal')}
+              </button>
+            </div>
+          </section>
+        )}
+        {api && (
+          <section className="connect-section">
+            <h2>{t('login.saved')}</h2>
+            {profiles.length === 0 && <p className="muted small">{t('login.noSaved')}</p>}
+            {profiles.map(p => (
+              <div className="profile" key={p.id}>
+                <Icon name="server" />
+                <div className="profile-text">
+                  <strong>{p.name}</strong>
+                  <span className="muted small mono">{p.url}</span>
+                </div>
+                <button type="button" className="btn btn-primary" onClick={() => void openProfile(p)}>
+                  {t('login.connect')}
+                </button>
+                <button
+                  type="button"
+                  className="btn btn-icon btn-ghost"
+                  aria-label={t('login.removeServer', { name: p.name })}
+                  onClick={() =>
+                    void api.removeProfile(p.id).then(() => setProfiles(ps => ps.filter(x => x.id !== p.id)))
+                  }
+                >
+                  <Icon name="close" />
+                </button>
+              </div>
+            ))}
+          </section>
+        )}
+        <section className="connect-section">
+          <h2 id="connect-title">{api ? t('login.newServer') : t('login.title')}</h2>
+          <form className="form" onSubmit={e => void submit(e)} aria-describedby={error ? 'login-error' : undefined}>
+            {api ? (
+              <>
+                <label>
+                  {t('login.name')}
+                  <input value={name} onChange={e => setName(e.target.value)} />
+                </label>
+                <label>
+                  {t('login.url')}
+                  <input
+                    value={url}
+                    onChange={e => setUrl(e.target.value)}
+                    placeholder={t('login.urlHint')}
+                    required
+                    inputMode="url"
+                  />
+                </label>
+              </>
+            ) : (
+              <p className="muted small server-line">
+                {t('conn.server')}: <span className="mono">{url}</span>
+              </p>
+            )}
+            <label>
+              {t('login.username')}
+              <input
+                value={username}
+                onChange={e => setUsername(e.target.value)}
+                autoComplete="username"
+                autoFocus
+                required
+                name="username"
+              />
+            </label>
+            <label>
+              {t('login.password')}
+              <input
+                type="password"
+                value={password}
+                onChange={e => setPassword(e.target.value)}
+                autoComplete="current-password"
+                required
+                name="password"
+              />
+            </label>
+            {!api && (
+              <label className="inline">
+                <input type="checkbox" checked={remember} onChange={e => setRemember(e.target.checked)} />{' '}
+                {t('login.remember')}
+              </label>
+            )}
+            {error && (
+              <p className="alert alert-danger" role="alert" id="login-error">
+                {error}
+              </p>
+            )}
+            <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+              {busy ? t('login.signingIn') : t('login.submit')}
+            </button>
+          </form>
+        </section>
+      </div>
+    </main>
+  )
+}
+
+export function Logo({ size = 36 }: { size?: number }) {
+  return (
+    <svg width={size} height={size} viewBox="0 0 32 32" aria-hidden="true" className="logo">
+      <defs>
+        <linearGradient id="vv-g" x1="0" y1="0" x2="1" y2="1">
+          <stop offset="0" stopColor="#6d8bff" />
+          <stop offset="1" stopColor="#a56dff" />
+        </linearGradient>
+      </defs>
+      <rect x="1" y="1" width="30" height="30" rx="8" fill="url(#vv-g)" />
+      <path
+        d="M8 10l8 13 8-13"
+        fill="none"
+        stroke="#fff"
+        strokeWidth="3"
+        strokeLinecap="round"
+        strokeLinejoin="round"
+      />
+      <circle cx="16" cy="10" r="2" fill="#fff" />
+    </svg>
+  )
+}

@@ -1,0 +1,248 @@
+/**
+ * The VM list. Each row subscribes to its own VM, and rows are memoised, so a
+ * batch of 200 status pushes re-renders each row once per frame and nothing else.
+ */
+import { memo, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react'
+import { useTranslation } from 'react-i18next'
+import type { Role } from '../../../shared/protocol'
+import { ActionButtons } from '../components/ActionButtons'
+import { Icon } from '../components/Icon'
+import { Sparkline } from '../components/Sparkline'
+import { StatusBadge } from '../components/StatusBadge'
+import { formatKiB, formatPercent, formatRate } from '../lib/format'
+import { useChartColors, type ChartColors } from '../lib/theme'
+import { useSessionStore } from '../stores/session'
+import { navigate } from '../stores/ui'
+import { historyOf, selectVmIds, useVmStore, type SortKey } from '../stores/vms'
+
+const SPARK_POINTS = 60
+const COLUMNS: { key: SortKey; cls: string }[] = [
+  { key: 'name', cls: 'col-name' },
+  { key: 'status', cls: 'col-status' },
+  { key: 'cpu', cls: 'col-cpu' },
+  { key: 'memory', cls: 'col-mem' },
+  { key: 'network', cls: 'col-net' },
+  { key: 'disk', cls: 'col-disk' },
+]
+
+interface RowProps {
+  id: string
+  selected: boolean
+  role: Role | undefined
+  colors: ChartColors
+  onSelect: (id: string) => void
+}
+
+const VmRow = memo(function VmRow({ id, selected, role, colors, onSelect }: RowProps) {
+  const { t } = useTranslation()
+  const vm = useVmStore(s => s.byId[id])
+  const pending = useVmStore(s => s.pending[id])
+  if (!vm) return null
+  const h = historyOf(id)
+  const cpu = h ? h.series.cpu.toArray(SPARK_POINTS) : []
+  const mem = h ? h.series.mem.toArray(SPARK_POINTS) : []
+  const live = vm.status === 'running'
+  return (
+    <tr
+      className={`vm-row${selected ? ' selected' : ''}`}
+      data-vm={vm.name}
+      aria-selected={selected}
+      onClick={() => onSelect(id)}
+      onDoubleClick={() => navigate('vm', id, 'overview')}
+    >
+      <td className="col-name">
+        <button
+          type="button"
+          className="vm-name link"
+          onClick={e => {
+            e.stopPropagation()
+            navigate('vm', id, 'overview')
+          }}
+          aria-label={t('list.open', { vm: vm.name })}
+        >
+          {vm.name}
+        </button>
+        <span className="vm-sub">
+          {t('list.vcpus', { count: vm.vcpus })} · {formatKiB(vm.memoryKiB)}
+        </span>
+      </td>
+      <td className="col-status">
+        <StatusBadge status={vm.status} pending={pending} />
+      </td>
+      <td className="col-cpu">
+        <div className="metric">
+          <Sparkline
+            values={cpu}
+            color={colors.cpu}
+            max={100}
+            label={t('list.cpuTrend', { vm: vm.name, value: formatPercent(vm.cpu) })}
+          />
+          <span className="num">{live ? formatPercent(vm.cpu) : '–'}</span>
+        </div>
+      </td>
+      <td className="col-mem">
+        <div className="metric">
+          <Sparkline
+            values={mem}
+            color={colors.mem}
+            max={100}
+            label={t('list.memTrend', { vm: vm.name, value: formatPercent(vm.memory) })}
+          />
+          <span className="num">{live ? formatPercent(vm.memory) : '–'}</span>
+        </div>
+      </td>
+      <td className="col-net num">
+        <span className="rate rx">↓ {formatRate(vm.network?.rx ?? 0)}</span>
+        <span className="rate tx">↑ {formatRate(vm.network?.tx ?? 0)}</span>
+      </td>
+      <td className="col-disk num">
+        <span className="rate rd">R {formatRate(vm.disk?.read ?? 0)}</span>
+        <span className="rate wr">W {formatRate(vm.disk?.write ?? 0)}</span>
+      </td>
+      <td className="col-actions">
+        <ActionButtons vmId={id} status={vm.status} role={role} pending={pending} variant="compact" />
+      </td>
+    </tr>
+  )
+})
+
+export function VmList() {
+  const { t } = useTranslation()
+  const byId = useVmStore(s => s.byId)
+  const loaded = useVmStore(s => s.loaded)
+  const role = useSessionStore(s => s.user?.role)
+  const colors = useChartColors()
+  const [filter, setFilter] = useState('')
+  const [sort, setSort] = useState<SortKey>('name')
+  const [desc, setDesc] = useState(false)
+  const [selected, setSelected] = useState<string | null>(null)
+  const deferredFilter = useDeferredValue(filter)
+  const filterRef = useRef<HTMLInputElement>(null)
+
+  // Re-sorting on every sample is only needed for the live columns; by name
+  // or state the order changes only when the set of VMs or a state changes.
+  const sortSignature = useMemo(() => {
+    if (sort === 'name') return Object.keys(byId).join('\u0000')
+    if (sort === 'status')
+      return Object.values(byId)
+        .map(v => v.vmId + v.status)
+        .join('\u0000')
+    return byId
+  }, [byId, sort])
+  const ids = useMemo(
+    () => selectVmIds(useVmStore.getState().byId, deferredFilter, sort, desc),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [sortSignature, deferredFilter, sort, desc],
+  )
+  const total = Object.keys(byId).length
+  const running = useMemo(() => Object.values(byId).filter(v => v.status === 'running').length, [byId])
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement | null
+      const typing = target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.isContentEditable)
+      if (e.key === '/' && !typing) {
+        e.preventDefault()
+        filterRef.current?.focus()
+        return
+      }
+      if (typing && e.key !== 'ArrowDown' && e.key !== 'ArrowUp' && e.key !== 'Enter') return
+      if (typing && target !== filterRef.current) return
+      if (document.querySelector('dialog[open]')) return
+      const idx = selected ? ids.indexOf(selected) : -1
+      if (e.key === 'ArrowDown' || (e.key === 'j' && !typing)) {
+        e.preventDefault()
+        setSelected(ids[Math.min(ids.length - 1, idx + 1)] ?? null)
+      } else if (e.key === 'ArrowUp' || (e.key === 'k' && !typing)) {
+        e.preventDefault()
+        setSelected(ids[Math.max(0, idx - 1)] ?? null)
+      } else if (e.key === 'Enter' && selected) {
+        e.preventDefault()
+        navigate('vm', selected, 'overview')
+      }
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [ids, selected])
+
+  useEffect(() => {
+    if (selected) document.querySelector(`tr.selected`)?.scrollIntoView({ block: 'nearest' })
+  }, [selected])
+
+  const sortBy = (k: SortKey) => {
+    if (k === sort) setDesc(d => !d)
+    else {
+      setSort(k)
+      setDesc(k !== 'name' && k !== 'status')
+    }
+  }
+
+  return (
+    <section className="view view-list" aria-labelledby="vm-list-title">
+      <header className="view-header">
+        <div>
+          <h2 id="vm-list-title">{t('list.title')}</h2>
+          <p className="view-sub">
+            <span>{t('list.count', { shown: ids.length, total })}</span>
+            <span className="sep">·</span>
+            <span className="running-count">{t('list.running', { count: running })}</span>
+          </p>
+        </div>
+        <label className="search">
+          <Icon name="search" />
+          <span className="visually-hidden">{t('list.filterLabel')}</span>
+          <input
+            ref={filterRef}
+            type="search"
+            placeholder={t('list.filter')}
+            value={filter}
+            onChange={e => setFilter(e.target.value)}
+            aria-keyshortcuts="/"
+          />
+          <kbd aria-hidden="true">/</kbd>
+        </label>
+      </header>
+      <div className="table-wrap">
+        <table className="vm-table" aria-labelledby="vm-list-title">
+          <thead>
+            <tr>
+              {COLUMNS.map(c => (
+                <th
+                  key={c.key}
+                  className={c.cls}
+                  scope="col"
+                  aria-sort={sort === c.key ? (desc ? 'descending' : 'ascending') : 'none'}
+                >
+                  <button
+                    type="button"
+                    className="sort"
+                    onClick={() => sortBy(c.key)}
+                    title={t('list.sortBy', { column: t(`list.col.${c.key}`) })}
+                  >
+                    {t(`list.col.${c.key}`)}
+                    <span className="sort-arrow" aria-hidden="true">
+                      {sort === c.key ? (desc ? '▼' : '▲') : ''}
+                    </span>
+                  </button>
+                </th>
+              ))}
+              <th className="col-actions" scope="col">
+                {t('list.col.actions')}
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {ids.map(id => (
+              <VmRow key={id} id={id} selected={id === selected} role={role} colors={colors} onSelect={setSelected} />
+            ))}
+          </tbody>
+        </table>
+        {ids.length === 0 && (
+          <div className="empty">
+            {!loaded ? t('list.loading') : total === 0 ? t('list.empty') : t('list.noMatch', { filter })}
+          </div>
+        )}
+      </div>
+    </section>
+  )
+}
