@@ -87,7 +87,7 @@ describe('app:// origin and assets', () => {
     expect(RENDERER_CSP).toContain("object-src 'none'")
     expect(RENDERER_CSP).toContain("frame-ancestors 'none'")
     // Plain http/ws only to loopback; remote servers only over TLS.
-    expect(RENDERER_CSP).toMatch(/connect-src http:\/\/127\.0\.0\.1:\* ws:\/\/127\.0\.0\.1:\*[^;]* https: wss:/)
+    expect(RENDERER_CSP).toMatch(/connect-src 'self' http:\/\/127\.0\.0\.1:\* ws:\/\/127\.0\.0\.1:\*[^;]* https: wss:/)
     expect(RENDERER_CSP).not.toMatch(/connect-src[^;]* (http|ws):( |;|$)/)
     expect(h['x-content-type-options']).toBe('nosniff')
   })

@@ -23,7 +23,7 @@ export const RENDERER_CSP = [
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data: blob:",
   "font-src 'self' data:",
-  'connect-src http://127.0.0.1:* ws://127.0.0.1:* http://[::1]:* ws://[::1]:* https: wss:',
+  "connect-src 'self' http://127.0.0.1:* ws://127.0.0.1:* http://[::1]:* ws://[::1]:* https: wss:",
   "worker-src 'self' blob:",
   "object-src 'none'",
   "base-uri 'none'",
