@@ -137,7 +137,7 @@ export class LibvirtClient extends EventEmitter<LibvirtClientEvents> {
     const parsed = parseUri(uri)
     const transport =
       parsed.transport === 'ssh'
-        ? await openSsh(parsed, opts.ssh ?? {}, o.connectTimeoutMs)
+        ? await openSsh(parsed, opts.ssh ?? {}, o.connectTimeoutMs, opts.readOnly ?? false)
         : await openUnixSocket(opts.socketPath ?? defaultSocketPath(parsed, opts.readOnly), o.connectTimeoutMs)
     const rpc = new RpcConnection(transport.stream, {
       callTimeoutMs: o.callTimeoutMs,

@@ -184,10 +184,10 @@ function shellQuote(s: string): string {
 }
 
 /** The remote command: the helper speaks the protocol on stdio for a URI; nc relays a socket. */
-export function sshCommand(p: ParsedUri, o: SshTransportOptions): string {
+export function sshCommand(p: ParsedUri, o: SshTransportOptions, readOnly = false): string {
   if (o.command) return o.command
-  const sock = o.remoteSocket ?? p.socket ?? `${SYSTEM_SOCKET_DIR}/libvirt-sock`
-  const helper = `virt-ssh-helper ${shellQuote(p.driverUri)}`
+  const sock = o.remoteSocket ?? p.socket ?? `${SYSTEM_SOCKET_DIR}/libvirt-sock${readOnly ? '-ro' : ''}`
+  const helper = `virt-ssh-helper ${readOnly ? '--readonly ' : ''}${shellQuote(p.driverUri)}`
   const nc = `nc -U ${shellQuote(sock)}`
   const proxy = o.proxy ?? (o.remoteSocket || p.socket ? 'netcat' : 'auto')
   if (proxy === 'native') return helper
@@ -199,7 +199,12 @@ export function sshFingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`
 }
 
-export function openSsh(p: ParsedUri, o: SshTransportOptions, timeoutMs: number): Promise<OpenedTransport> {
+export function openSsh(
+  p: ParsedUri,
+  o: SshTransportOptions,
+  timeoutMs: number,
+  readOnly = false,
+): Promise<OpenedTransport> {
   const host = o.host ?? p.host ?? 'localhost'
   const port = o.port ?? p.port ?? 22
   const username = o.username ?? p.user ?? process.env.USER ?? 'root'
@@ -238,7 +243,7 @@ export function openSsh(p: ParsedUri, o: SshTransportOptions, timeoutMs: number)
       }
     }
     client.once('ready', () => {
-      const command = sshCommand(p, o)
+      const command = sshCommand(p, o, readOnly)
       client.exec(command, (err, channel) => {
         if (err)
           return fail(new LibvirtConnectionError(`${description}: cannot run "${command}": ${err.message}`, 'ssh-exec'))
