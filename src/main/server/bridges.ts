@@ -7,6 +7,7 @@ import type { Bridge, BridgeContext } from './bridge.js'
 import { createHypervisorBridge } from '../hypervisor/index.js'
 import { createHostMonitorBridge } from '../host/index.js'
 import { createVncBridge } from '../vnc/index.js'
+import { createTerminalBridge } from '../terminal/index.js'
 
 export const DEFAULT_LIBVIRT_URI = 'qemu:///system'
 
@@ -26,6 +27,7 @@ export async function createDefaultBridges(ctx: BridgeContext, config: BridgesCo
   bridges.push(hypervisor.bridge)
   bridges.push(createHostMonitorBridge(ctx))
   bridges.push(createVncBridge(ctx, hypervisor.directory))
+  bridges.push(createTerminalBridge(ctx, hypervisor.directory))
   // One line per bridge, e.g.:
   //   const hypervisor = await createHypervisorBridge(ctx, config); bridges.push(hypervisor)
   //   bridges.push(createVncBridge(ctx, hypervisor.directory))
