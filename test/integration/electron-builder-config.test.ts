@@ -28,6 +28,7 @@ interface BuilderConfig {
   dmg?: { artifactName?: string }
   nsis?: { artifactName?: string }
   electronFuses?: Record<string, boolean>
+  npmRebuild?: boolean
 }
 const configLib = require('app-builder-lib/out/util/config/config.js') as {
   getConfig(dir: string, path: string | null, cfg: null): Promise<BuilderConfig>
@@ -94,6 +95,8 @@ describe('electron-builder.yml', () => {
     const patterns = (cfg.files ?? []).flatMap(f => (typeof f === 'string' ? [f] : (f.filter ?? [])))
     expect(patterns).toContain('out/**')
     expect(patterns.some(f => f.startsWith('src'))).toBe(false)
+    // Never rebuild the shared node_modules for Electron in place (the native modules are optional).
+    expect(cfg.npmRebuild).toBe(false)
     expect(cfg.electronFuses).toMatchObject({
       runAsNode: false,
       enableNodeOptionsEnvironmentVariable: false,
