@@ -1,5 +1,5 @@
 /** Helpers shared by the libvirt client tests (not a test file itself). */
-import type { LibvirtClient, LifecycleEventData, RebootEventData } from '../../src/main/libvirt/index.js'
+import type { LifecycleEventData, RebootEventData } from '../../src/main/libvirt/index.js'
 
 export interface EventLog {
   lifecycle: LifecycleEventData[]
@@ -11,7 +11,13 @@ export interface EventLog {
   clear(): void
 }
 
-export function recordEvents(src: Pick<LibvirtClient, 'on'>): EventLog {
+/** LibvirtClient or ReconnectingLibvirt: anything emitting the domain events. */
+export interface DomainEventSource {
+  on(event: 'lifecycle', listener: (e: LifecycleEventData) => void): unknown
+  on(event: 'reboot', listener: (e: RebootEventData) => void): unknown
+}
+
+export function recordEvents(src: DomainEventSource): EventLog {
   const log: EventLog = {
     lifecycle: [],
     reboot: [],
