@@ -295,17 +295,20 @@ export class HypervisorService implements VmDirectory {
     return { vmId: d.name, action, status: 'success' }
   }
 
-  /** Takes the pending request this event answers, if any. */
+  /**
+   * Takes the pending request this event answers, if any: the latest one
+   * asking for it (repeated requests, e.g. a graceful stop pressed twice, are
+   * all answered by the one event).
+   */
   private takePending(name: string, event: SystemEventName): Pending | undefined {
     const list = this.pending.get(name)
     if (!list) return undefined
     const now = Date.now()
-    const live = list.filter(p => p.expires > now)
-    const i = live.findIndex(p => p.event === event)
-    const [hit] = i >= 0 ? live.splice(i, 1) : []
-    if (live.length) this.pending.set(name, live)
+    const hits = list.filter(p => p.expires > now && p.event === event)
+    const rest = list.filter(p => p.expires > now && p.event !== event)
+    if (rest.length) this.pending.set(name, rest)
     else this.pending.delete(name)
-    return hit
+    return hits.at(-1)
   }
 
   // ------------------------------------------------------------------ events
@@ -353,7 +356,7 @@ export class HypervisorService implements VmDirectory {
     if (this.closed) return
     const list = this.pending.get(d.name)
     const now = Date.now()
-    const req = list?.find(p => (p.event === 'vm-reset' || p.event === 'vm-restarted') && p.expires > now)
+    const req = list?.findLast(p => (p.event === 'vm-reset' || p.event === 'vm-restarted') && p.expires > now)
     const mapped = mapReboot(req && { action: req.action, force: req.force })
     const p = this.takePending(d.name, mapped.event)
     this.emit(mapped, d.name, p?.userId)
