@@ -123,3 +123,33 @@ describe('electron-builder.yml', () => {
     expect(icns.includes(Buffer.from('ic10'))).toBe(true) // 1024 px (512@2x)
   })
 })
+
+describe('.github/workflows/release.yml', () => {
+  const yaml = require('js-yaml') as { load(text: string): unknown }
+  interface Job {
+    if?: string
+    needs?: string[] | string
+    'runs-on': string
+    strategy?: { matrix?: { os?: string[] } }
+    steps: { run?: string; uses?: string }[]
+  }
+  const load = async () =>
+    yaml.load(await readFile(join(root, '.github/workflows/release.yml'), 'utf8')) as {
+      on: { push: { tags: string[] } }
+      jobs: Record<string, Job>
+    }
+
+  it('tests on Linux, macOS and Windows and builds installers for all three on tags only', async () => {
+    const wf = await load()
+    expect(wf.on.push.tags).toContain('v*')
+    const testOses = [wf.jobs['test-linux']!['runs-on'], ...(wf.jobs['test-desktop-os']!.strategy!.matrix!.os ?? [])]
+    expect(testOses.join(' ')).toMatch(/ubuntu/)
+    expect(testOses.join(' ')).toMatch(/macos/)
+    expect(testOses.join(' ')).toMatch(/windows/)
+    const inst = wf.jobs.installers!
+    expect(inst.if).toContain("startsWith(github.ref, 'refs/tags/v')")
+    expect(inst.strategy!.matrix!.os!.map(o => o.split('-')[0]).sort()).toEqual(['macos', 'ubuntu', 'windows'])
+    expect(inst.steps.some(s => s.run === 'npm run dist')).toBe(true)
+    expect(wf.jobs['test-linux']!.steps.some(s => s.run?.includes('npm test'))).toBe(true)
+  })
+})
