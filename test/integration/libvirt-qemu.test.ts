@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import {
   DomainState,
   DomainStats,
+  ErrorCode,
   LibvirtClient,
   LibvirtError,
   LifecycleEvent,
@@ -133,6 +134,18 @@ describe.skipIf(!guestImagesReady())('libvirt client on qemu:///system with a re
     console1 = forced
   })
 
+  it('ending the console (finish) releases it: a safe-mode console opens again', async () => {
+    const old = console1!
+    const finished = new Promise<void>(r => old.once('finish', () => r()))
+    old.end()
+    await finished
+    const again = await lv.openConsole(NAME)
+    const con = tap(again)
+    const marker = `lve-${randomBytes(4).toString('hex')}`
+    await con.waitFor(new RegExp(`${marker}-42\\r?\\n`), 20_000, () => again.write(`echo ${marker}-$((6*7))\n`))
+    console1 = again
+  })
+
   it('returns all-domain stats with cpu, balloon, interface and block figures', async () => {
     const recs = await lv.getAllDomainStats(
       DomainStats.STATE | DomainStats.CPU_TOTAL | DomainStats.BALLOON | DomainStats.INTERFACE | DomainStats.BLOCK,
@@ -204,14 +217,25 @@ describe.skipIf(!guestImagesReady())('libvirt client on qemu:///system with a re
     console1 = undefined
   })
 
-  it('starts again and destroys: STARTED, then STOPPED (destroyed)', async () => {
+  it('starts again and destroys: STARTED, then STOPPED (destroyed); an open console ends', async () => {
     events.clear()
     await lv.domainCreate(NAME)
     await events.waitLifecycle(NAME, LifecycleEvent.STARTED)
+    const con = await lv.openConsole(NAME)
+    con.resume()
+    const ended = new Promise<string>(r => {
+      con.once('end', () => r('end'))
+      con.once('error', e => r(`error: ${e.message}`))
+    })
     await lv.domainDestroy(NAME)
     const stopped = await events.waitLifecycle(NAME, LifecycleEvent.STOPPED)
     expect(stopped.detail).toBe(StoppedDetail.DESTROYED)
     expect((await lv.domainGetInfo(NAME)).state).toBe(DomainState.SHUTOFF)
+    expect(await ended).toBe('end')
+    // The connection is unaffected, and a console on a stopped domain is refused with a typed error.
+    const err = await lv.openConsole(NAME).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(LibvirtError)
+    expect((err as LibvirtError).code).toBe(ErrorCode.OPERATION_INVALID)
   })
 
   it('defines and undefines a throwaway domain with DEFINED / UNDEFINED events', async () => {

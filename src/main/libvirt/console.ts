@@ -58,7 +58,13 @@ export class LibvirtStream extends Duplex {
     }
     if (h.type !== MessageType.STREAM) return
     if (h.status === MessageStatus.CONTINUE) {
-      if (pkt.payload.length > 0) this.push(Buffer.from(pkt.payload))
+      if (pkt.payload.length > 0) {
+        this.push(Buffer.from(pkt.payload))
+        return
+      }
+      // An empty data packet is the daemon's end-of-stream (the console's
+      // pty closed: the domain stopped). Finish our side too.
+      this.remoteEof()
       return
     }
     if (h.status === MessageStatus.OK) {
@@ -69,19 +75,7 @@ export class LibvirtStream extends Duplex {
         this.finishAck = undefined
         return
       }
-      // Remote end-of-stream: acknowledge with our own OK and end the readable side.
-      this.finishedRemote = true
-      this.push(null)
-      if (!this.finishedLocal) {
-        this.finishedLocal = true
-        try {
-          this.rpc.sendStream(this.procedure, this.serial, MessageStatus.OK)
-        } catch {
-          // Connection gone: nothing to acknowledge.
-        }
-      }
-      this.rpc.removeStream(this.serial)
-      if (!this.writableEnded) this.end()
+      this.remoteEof()
       return
     }
     if (h.status === MessageStatus.ERROR) {
@@ -92,12 +86,22 @@ export class LibvirtStream extends Duplex {
     }
   }
 
+  private remoteEof(): void {
+    if (this.finishedRemote) return
+    this.finishedRemote = true
+    this.push(null)
+    // _final sends our finish (OK) and waits briefly for the daemon's acknowledgement.
+    if (!this.writableEnded) this.end()
+  }
+
   override _read(): void {
     // The daemon does not take flow control for streams; data is pushed as it arrives.
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.finishedLocal) return cb(new LibvirtConnectionError(`stream of ${this.label} is finished`, 'closed'))
+    // An empty data packet would mean end-of-stream to the daemon.
+    if (chunk.length === 0) return cb()
     try {
       for (let off = 0; off < chunk.length; off += STREAM_CHUNK_MAX)
         this.rpc.sendStream(
