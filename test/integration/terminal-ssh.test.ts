@@ -1,0 +1,347 @@
+// SSH terminals through the VoidVM server against OpenSSH's sshd on a loopback
+// port: test domains under the system libvirtd carry the
+// <voidvm:ssh host= port=/> metadata pointing at it, so the server finds the
+// target the way it would for a VM behind a port forward.
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { TerminalConnectResponseData } from '../../src/shared/protocol.js'
+import { KNOWN_HOSTS_FILE } from '../../src/main/terminal/index.js'
+import { defineTestGuest, guestImagesReady, type TestGuest } from '../fixtures/guest.js'
+import type { TestServer, TestUser } from '../fixtures/server.js'
+import { startSshd, type TestSshd } from '../fixtures/sshd.js'
+import { connect, ReplyError, type TestClient } from '../fixtures/ws-client.js'
+import { startTerminalServer, terminalView, type TerminalView } from './terminal-helpers.js'
+
+const VM = 'voidvm-t-term-ssh'
+const VM_B = 'voidvm-t-term-ssh-b'
+const VM_NOADDR = 'voidvm-t-term-noaddr'
+
+async function refusal(p: Promise<unknown>): Promise<ReplyError> {
+  try {
+    await p
+  } catch (e) {
+    if (e instanceof ReplyError) return e
+    throw e
+  }
+  throw new Error('expected an error reply')
+}
+
+describe.skipIf(!guestImagesReady())('SSH terminal sessions', () => {
+  let sshd: TestSshd
+  let sshdB: TestSshd
+  const guests: TestGuest[] = []
+  let server: TestServer
+  let admin: TestUser
+  let client: TestClient
+  let view: TerminalView
+  const clients: TestClient[] = []
+
+  const creds = () => ({ username: sshd.username, password: sshd.password })
+  const open = async (c: TestClient, vmId: string, extra: Record<string, unknown> = {}) =>
+    c.request<TerminalConnectResponseData>('terminal-connect', { vmId, type: 'ssh', credentials: creds(), ...extra })
+  const newClient = async (user = admin.username) => {
+    const c = await connect(server.wsUrl, await server.tokenFor(user))
+    clients.push(c)
+    return c
+  }
+
+  beforeAll(async () => {
+    sshd = await startSshd()
+    sshdB = await startSshd()
+    guests.push(await defineTestGuest({ name: VM, ssh: { host: '127.0.0.1', port: sshd.port } }))
+    guests.push(await defineTestGuest({ name: VM_B, ssh: { host: '127.0.0.1', port: sshdB.port } }))
+    guests.push(await defineTestGuest({ name: VM_NOADDR }))
+    server = await startTerminalServer({ highWaterBytes: 256 * 1024 })
+    admin = await server.addUser('term-admin', 'admin')
+    await server.addUser('term-viewer', 'viewer')
+    await server.addUser('term-op-other', 'operator', ['voidvm-t-term-other-*'])
+    client = await newClient()
+    view = terminalView(client)
+  })
+
+  afterAll(async () => {
+    for (const c of clients) await c.close().catch(() => undefined)
+    await server?.close()
+    for (const g of guests) await g.remove()
+    await sshd?.stop()
+    await sshdB?.kill()
+  })
+
+  it('runs a command in an xterm-256color PTY and pins the host key on first use', async () => {
+    const r = await open(client, VM)
+    expect(r).toMatchObject({ vmId: VM, type: 'ssh', hostKey: sshd.hostKeyFingerprint })
+    expect(r.sessionId).toMatch(/^[\w-]{8,}$/)
+    client.send({
+      type: 'terminal-input',
+      data: { vmId: VM, sessionId: r.sessionId, input: 'echo term-ok-$((6*7)) $TERM\n' },
+    })
+    await view.waitFor(r.sessionId, 'term-ok-42 xterm-256color')
+    // The pin is in the data dir, keyed by the VM's UUID and port.
+    const pins = JSON.parse(await readFile(join(server.dataDir, KNOWN_HOSTS_FILE), 'utf8')) as {
+      hosts: Record<string, { fingerprint: string }>
+    }
+    expect(pins.hosts[`${guests[0]?.uuid}:${sshd.port}`]?.fingerprint).toBe(sshd.hostKeyFingerprint)
+    await client.request('terminal-disconnect', { vmId: VM, sessionId: r.sessionId })
+    expect(await view.waitClosed(r.sessionId)).toMatchObject({ vmId: VM, reason: 'client-disconnect' })
+  })
+
+  it('opens the PTY at the requested size and resizes it', async () => {
+    const r = await open(client, VM, { cols: 132, rows: 43 })
+    await client.request('terminal-input', { vmId: VM, input: 'stty size\n' })
+    await view.waitFor(r.sessionId, /[\r\n]43 132\r?\n/)
+    const resized = await client.request('terminal-resize', { vmId: VM, cols: 100, rows: 30 })
+    expect(resized).toEqual({ vmId: VM, sessionId: r.sessionId, cols: 100, rows: 30 })
+    const from = view.text(r.sessionId).length
+    await client.request('terminal-input', { vmId: VM, input: 'stty size\n' })
+    await view.waitFor(r.sessionId, /[\r\n]30 100\r?\n/, 10_000, from)
+    await client.request('terminal-disconnect', { vmId: VM })
+    await view.waitClosed(r.sessionId)
+  })
+
+  it('delivers 虚拟机 and a long UTF-8 text intact, every chunk whole', async () => {
+    const r = await open(client, VM)
+    const line = '虚拟机 — Ωμέγα ✓ 😀 '.repeat(40)
+    // The remote prints the text from printf escapes, so our own input echo cannot satisfy the test.
+    const hex = [...Buffer.from(line, 'utf8')].map(b => `\\x${b.toString(16).padStart(2, '0')}`).join('')
+    await client.request('terminal-input', {
+      vmId: VM,
+      sessionId: r.sessionId,
+      input: 'stty -echo; echo BEGIN-$((1+1))\n',
+    })
+    await view.waitFor(r.sessionId, 'BEGIN-2')
+    const from = view.text(r.sessionId).length
+    const bigCount = 300
+    await client.request('terminal-input', {
+      vmId: VM,
+      sessionId: r.sessionId,
+      input: `printf '%b\\n' '${hex}'; for i in $(seq ${bigCount}); do printf '%b\\n' '${hex}'; done; echo END-$((2+3))\n`,
+    })
+    const text = (await view.waitFor(r.sessionId, 'END-5', 30_000, from)).slice(from)
+    const lines = text.split(/\r?\n/).filter(l => l === line.trimEnd() || l === line)
+    expect(lines.length).toBe(bigCount + 1)
+    expect(text).toContain('虚拟机')
+    // ~300 × 2 KiB crossed many SSH packets: no replacement characters from split sequences.
+    expect(text).not.toContain('\uFFFD')
+    for (const c of view.chunks(r.sessionId)) expect(c.includes('\uFFFD')).toBe(false)
+    await client.request('terminal-disconnect', { vmId: VM })
+    await view.waitClosed(r.sessionId)
+  })
+
+  it('keeps two sessions on one VM separate and asks which one when sessionId is missing', async () => {
+    const a = await open(client, VM)
+    const b = await open(client, VM)
+    expect(a.sessionId).not.toBe(b.sessionId)
+    await client.request('terminal-input', { vmId: VM, sessionId: a.sessionId, input: 'echo only-in-a-$((1+1))\n' })
+    await client.request('terminal-input', { vmId: VM, sessionId: b.sessionId, input: 'echo only-in-b-$((2+2))\n' })
+    await view.waitFor(a.sessionId, 'only-in-a-2')
+    await view.waitFor(b.sessionId, 'only-in-b-4')
+    expect(view.text(a.sessionId)).not.toContain('only-in-b')
+    expect(view.text(b.sessionId)).not.toContain('only-in-a')
+
+    const ambiguous = await refusal(client.request('terminal-input', { vmId: VM, input: 'x' }))
+    expect(ambiguous).toMatchObject({ code: 'INVALID_MESSAGE', field: 'sessionId' })
+    const bogus = await refusal(
+      client.request('terminal-input', { vmId: VM, sessionId: 'no-such-session', input: 'x' }),
+    )
+    expect(bogus.code).toBe('SESSION_NOT_FOUND')
+    // Another socket cannot drive these sessions.
+    const other = await newClient()
+    const foreign = await refusal(other.request('terminal-input', { vmId: VM, sessionId: a.sessionId, input: 'x' }))
+    expect(foreign.code).toBe('SESSION_NOT_FOUND')
+
+    await client.request('terminal-disconnect', { vmId: VM, sessionId: a.sessionId })
+    await view.waitClosed(a.sessionId)
+    // With one left, the seed-style message without sessionId addresses it.
+    const reply = await client.request('terminal-input', { vmId: VM, input: 'echo now-b-$((3+3))\n' })
+    expect(reply).toEqual({ vmId: VM, sessionId: b.sessionId })
+    await view.waitFor(b.sessionId, 'now-b-6')
+    // The shell's own exit ends the session with its exit code.
+    await client.request('terminal-input', { vmId: VM, input: 'exit 7\n' })
+    expect(await view.waitClosed(b.sessionId)).toMatchObject({
+      vmId: VM,
+      sessionId: b.sessionId,
+      exitCode: 7,
+      reason: 'exit',
+    })
+  })
+
+  it('accepts a private key, and refuses a wrong password with TERMINAL_AUTH_FAILED', async () => {
+    const r = await client.request<TerminalConnectResponseData>('terminal-connect', {
+      vmId: VM,
+      type: 'ssh',
+      credentials: { username: sshd.username, privateKey: sshd.privateKey },
+    })
+    await client.request('terminal-input', { vmId: VM, input: 'echo key-ok-$((5*5))\n' })
+    await view.waitFor(r.sessionId, 'key-ok-25')
+    await client.request('terminal-disconnect', { vmId: VM })
+
+    const bad = await refusal(
+      client.request('terminal-connect', {
+        vmId: VM,
+        type: 'ssh',
+        credentials: { username: sshd.username, password: 'wrong' },
+      }),
+    )
+    expect(bad).toMatchObject({ code: 'TERMINAL_AUTH_FAILED', vmId: VM })
+    expect(bad.message).not.toContain('wrong')
+  })
+
+  it('refuses what it must: unknown VM, no address, client-chosen port, missing credentials, no grant, viewer', async () => {
+    expect((await refusal(open(client, 'voidvm-t-term-missing'))).code).toBe('VM_NOT_FOUND')
+    const noAddr = await refusal(open(client, VM_NOADDR))
+    expect(noAddr).toMatchObject({ code: 'TERMINAL_CONNECT_FAILED', details: 'no-address' })
+    expect(noAddr.message).toMatch(/no address known/)
+    // The endpoint comes from the VM: a client cannot aim the server at another port (SSRF).
+    expect(await refusal(open(client, VM, { port: 22 }))).toMatchObject({ code: 'INVALID_MESSAGE', field: 'port' })
+    expect(await refusal(client.request('terminal-connect', { vmId: VM, type: 'ssh' }))).toMatchObject({
+      code: 'INVALID_MESSAGE',
+      field: 'credentials',
+    })
+    const op = await newClient('term-op-other')
+    expect((await refusal(open(op, VM))).code).toBe('FORBIDDEN')
+    const viewer = await newClient('term-viewer')
+    expect((await refusal(open(viewer, VM))).code).toBe('FORBIDDEN')
+    expect((await refusal(client.request('terminal-input', { vmId: VM, input: 'x' }))).code).toBe('SESSION_NOT_FOUND')
+  })
+
+  it('pauses a session whose client stops reading: memory stays bounded, and it recovers', async () => {
+    const c = await newClient()
+    const v = terminalView(c)
+    const r = await open(c, VM)
+    await c.request('terminal-input', { vmId: VM, input: 'echo READY-$((1+1))\n' })
+    await v.waitFor(r.sessionId, 'READY-2')
+    v.keepChunks = false
+    await c.request('terminal-input', { vmId: VM, input: 'yes voidvm-flood-line\n' })
+    await new Promise(res => setTimeout(res, 1000))
+    const flowing = v.bytes(r.sessionId)
+    expect(flowing).toBeGreaterThan(1_000_000)
+
+    c.ws.pause() // the client stops reading its socket
+    const mem = () => {
+      const m = process.memoryUsage()
+      return m.heapUsed + m.external + m.arrayBuffers
+    }
+    global.gc?.()
+    const base = mem()
+    let peak = base
+    for (let i = 0; i < 20; i++) {
+      await new Promise(res => setTimeout(res, 250))
+      peak = Math.max(peak, mem())
+    }
+    // `yes` writes tens of MB/s: unthrottled, 5 s would queue hundreds of MB (and the
+    // server would drop the socket as a stalled consumer at 16 MiB).
+    expect(peak - base).toBeLessThan(48 * 1024 * 1024)
+
+    c.ws.resume()
+    const before = v.bytes(r.sessionId)
+    await new Promise(res => setTimeout(res, 500))
+    expect(v.bytes(r.sessionId)).toBeGreaterThan(before) // output flows again
+    v.keepChunks = true
+    await c.request('terminal-input', { vmId: VM, input: '\x03' }, 60_000)
+    await c.request('terminal-input', { vmId: VM, input: 'echo recovered-$((2+3))\n' }, 60_000)
+    await v.waitFor(r.sessionId, 'recovered-5', 60_000)
+    expect(v.closed(r.sessionId)).toBeUndefined()
+    expect(c.ws.readyState).toBe(c.ws.OPEN)
+    await c.request('terminal-disconnect', { vmId: VM })
+  })
+
+  it('ends sessions with their socket and audits who opened a terminal, without secrets', async () => {
+    const c = await newClient()
+    const r = await open(c, VM)
+    await c.close()
+    const auditFile = join(server.dataDir, 'audit.log')
+    const closedLine = async () => {
+      const text = await readFile(auditFile, 'utf8')
+      return text.includes(`session ${r.sessionId}: socket-closed`) ? text : undefined
+    }
+    let audit: string | undefined
+    for (let i = 0; i < 50 && !audit; i++) {
+      audit = await closedLine()
+      if (!audit) await new Promise(res => setTimeout(res, 100))
+    }
+    expect(audit).toBeDefined()
+    const lines = (audit ?? '')
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l) as { action: string; vmId?: string; username?: string; result: string; detail?: string })
+    const opened = lines.find(l => l.action === 'terminal-connect' && l.detail?.includes(r.sessionId))
+    expect(opened).toMatchObject({ vmId: VM, username: admin.username, result: 'ok' })
+    expect(
+      lines.some(
+        l => l.action === 'terminal-connect' && l.result === 'error' && l.detail?.includes('TERMINAL_AUTH_FAILED'),
+      ),
+    ).toBe(true)
+    expect(audit).not.toContain(sshd.password)
+    expect(audit).not.toContain(sshd.privateKey.split('\n')[1] ?? 'unreachable')
+  })
+
+  it('reports sshd killed mid-session, stopped, and restarted with a new host key', async () => {
+    const c = await newClient()
+    const v = terminalView(c)
+    const credsB = { username: sshdB.username, password: sshdB.password }
+    const r = await c.request<TerminalConnectResponseData>('terminal-connect', {
+      vmId: VM_B,
+      type: 'ssh',
+      credentials: credsB,
+    })
+    expect(r.hostKey).toBe(sshdB.hostKeyFingerprint)
+    await c.request('terminal-input', { vmId: VM_B, input: 'echo alive-$((4+4))\n' })
+    await v.waitFor(r.sessionId, 'alive-8')
+
+    await sshdB.kill()
+    expect(await v.waitClosed(r.sessionId)).toMatchObject({
+      vmId: VM_B,
+      sessionId: r.sessionId,
+      reason: 'connection-lost',
+    })
+
+    // Nothing listens now.
+    const stopped = await refusal(c.request('terminal-connect', { vmId: VM_B, type: 'ssh', credentials: credsB }))
+    expect(stopped).toMatchObject({ code: 'TERMINAL_CONNECT_FAILED', details: 'refused' })
+    expect(stopped.message).toMatch(/refused/)
+
+    await sshdB.restart({ newHostKey: true })
+    const mismatch = await refusal(c.request('terminal-connect', { vmId: VM_B, type: 'ssh', credentials: credsB }))
+    expect(mismatch.code).toBe('HOST_KEY_MISMATCH')
+    expect(mismatch.message).toContain(sshdB.hostKeyFingerprint)
+    expect(mismatch.message).toContain(r.hostKey ?? 'unreachable')
+    // No session was opened.
+    expect((await refusal(c.request('terminal-input', { vmId: VM_B, input: 'x' }))).code).toBe('SESSION_NOT_FOUND')
+
+    await sshdB.stop()
+    const down = await refusal(c.request('terminal-connect', { vmId: VM_B, type: 'ssh', credentials: credsB }))
+    expect(down).toMatchObject({ code: 'TERMINAL_CONNECT_FAILED', details: 'refused' })
+  })
+})
+
+describe.skipIf(!guestImagesReady())('idle terminal sessions', () => {
+  let sshd: TestSshd
+  let guest: TestGuest
+  let server: TestServer
+  afterAll(async () => {
+    await server?.close()
+    await guest?.remove()
+    await sshd?.stop()
+  })
+  beforeAll(async () => {
+    sshd = await startSshd()
+    guest = await defineTestGuest({ name: 'voidvm-t-term-idle', ssh: { host: '127.0.0.1', port: sshd.port } })
+    server = await startTerminalServer({ idleTimeoutMs: 1500 })
+    await server.addUser('idle-admin', 'admin')
+  })
+
+  it('closes a session after the configured idle time', async () => {
+    const c = await connect(server.wsUrl, await server.tokenFor('idle-admin'))
+    const v = terminalView(c)
+    const r = await c.request<TerminalConnectResponseData>('terminal-connect', {
+      vmId: guest.name,
+      type: 'ssh',
+      credentials: { username: sshd.username, password: sshd.password },
+    })
+    const t0 = Date.now()
+    expect(await v.waitClosed(r.sessionId, 10_000)).toMatchObject({ reason: 'idle-timeout' })
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000)
+    await c.close()
+  })
+})
