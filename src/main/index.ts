@@ -10,6 +10,7 @@ import {
   dialog,
   ipcMain,
   Menu,
+  net,
   protocol,
   safeStorage,
   screen,
@@ -40,6 +41,7 @@ import {
   resolveAppAsset,
 } from './app/security.js'
 import { serverDeps } from './app/server-adapter.js'
+import { serverHttp } from './app/server-http.js'
 import { SettingsStore, type SharingSettings } from './app/settings.js'
 import { restoreWindowState, MIN_HEIGHT, MIN_WIDTH, type WindowState } from './app/window-state.js'
 
@@ -231,6 +233,7 @@ function installIpc(): void {
     [IPC.sharingGet]: () => localServer.getSharing(),
     [IPC.sharingSet]: input => setSharing(input),
     [IPC.openExternal]: url => openExternalChecked(url),
+    [IPC.serverHttp]: request => serverHttp((u, init) => net.fetch(u, init), request),
   }
   const dispatch = createIpcRouter(handlers)
   for (const channel of Object.values(IPC) as IpcChannel[]) {

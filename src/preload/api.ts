@@ -56,6 +56,24 @@ export interface CertificateInfo {
   verifyError?: string
 }
 
+/**
+ * One of the two plain HTTP calls a client makes to a VoidVM server:
+ * `GET /api/health` or `POST /api/auth/login` (body: JSON text). `url` is the
+ * full endpoint URL; ws(s):// is read as http(s)://.
+ */
+export interface ServerHttpRequest {
+  url: string
+  method: 'GET' | 'POST'
+  body?: string
+}
+
+export interface ServerHttpResponse {
+  status: number
+  contentType: string
+  /** The response body as text (JSON for both endpoints). */
+  body: string
+}
+
 /** "Serve this machine to other VoidVM clients". */
 export interface SharingState {
   enabled: boolean
@@ -92,6 +110,12 @@ export interface VoidVmApi {
   probeCertificate(url: string): Promise<CertificateInfo>
   /** Pins the fingerprint the user accepted to the profile; connections to that host then accept exactly that certificate. */
   trustCertificate(profileId: string, fingerprint: string): Promise<ServerProfile>
+  /**
+   * Health and login requests to a server, made by the main process: the app
+   * page is cross-origin to every server and servers send no CORS headers.
+   * Wrap it as the fetch of the HTTP client (see its FetchLike parameter).
+   */
+  serverHttp(request: ServerHttpRequest): Promise<ServerHttpResponse>
   getSharing(): Promise<SharingState>
   setSharing(settings: {
     enabled: boolean

@@ -14,6 +14,7 @@ export const IPC = {
   sharingGet: 'voidvm:sharing:get',
   sharingSet: 'voidvm:sharing:set',
   openExternal: 'voidvm:open-external',
+  serverHttp: 'voidvm:server-http',
 } as const
 
 export type IpcChannel = (typeof IPC)[keyof typeof IPC]

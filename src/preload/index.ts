@@ -19,6 +19,7 @@ const api: VoidVmApi = {
   getAppInfo: () => ipcRenderer.invoke(IPC.appInfo),
   probeCertificate: url => ipcRenderer.invoke(IPC.certificateProbe, url),
   trustCertificate: (profileId, fingerprint) => ipcRenderer.invoke(IPC.profilesTrust, profileId, fingerprint),
+  serverHttp: request => ipcRenderer.invoke(IPC.serverHttp, request),
   getSharing: () => ipcRenderer.invoke(IPC.sharingGet),
   setSharing: settings => ipcRenderer.invoke(IPC.sharingSet, settings),
 }

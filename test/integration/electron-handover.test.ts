@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LocalServer, LOCAL_ADMIN } from '../../src/main/app/local-server.js'
 import { serverDeps } from '../../src/main/app/server-adapter.js'
 import { APP_ORIGIN } from '../../src/main/app/security.js'
+import { serverHttp } from '../../src/main/app/server-http.js'
+import { UserStore } from '../../src/main/server/index.js'
 import { makeSelfSignedCert, type TestCert } from '../../src/main/app/testing/tls.js'
 import { connect } from '../fixtures/ws-client.js'
 
@@ -105,6 +107,30 @@ describe('embedded server in the desktop app', () => {
       body: JSON.stringify({ username: LOCAL_ADMIN, password: '' }),
     })
     expect(res.status).toBeGreaterThanOrEqual(400)
+  })
+
+  it('makes the page’s health and login requests from the main process', async () => {
+    const users = await UserStore.open(join(dataDir, 'server'))
+    await users.add('e9-alice', 'viewer', 'correct horse battery')
+    const info = await app.handOver()
+    const fetchImpl = (u: string, init: RequestInit) => fetch(u, init)
+    const health = await serverHttp(fetchImpl, { url: `${info!.url}/api/health`, method: 'GET' })
+    expect(health.status).toBe(200)
+    expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', hypervisor: { uri: LIBVIRT_URI } })
+    const ok = await serverHttp(fetchImpl, {
+      url: `${info!.wsUrl!.replace('/ws', '')}/api/auth/login`,
+      method: 'POST',
+      body: JSON.stringify({ username: 'e9-alice', password: 'correct horse battery' }),
+    })
+    expect(ok.status).toBe(200)
+    expect(JSON.parse(ok.body)).toMatchObject({ user: { username: 'e9-alice', role: 'viewer' } })
+    const bad = await serverHttp(fetchImpl, {
+      url: `${info!.url}/api/auth/login`,
+      method: 'POST',
+      body: JSON.stringify({ username: 'e9-alice', password: 'wrong password' }),
+    })
+    expect(bad.status).toBe(401)
+    await expect(serverHttp(fetchImpl, { url: `${info!.url}/index.html`, method: 'GET' })).rejects.toThrow(/only/)
   })
 
   it('serves this machine to other clients only over TLS, and shows the URL and fingerprint', async () => {

@@ -48,6 +48,15 @@ export const sharingInput = z.strictObject({
 })
 export type SharingInput = z.infer<typeof sharingInput>
 
+export const serverHttpInput = z.strictObject({
+  url: z.string().min(1).max(2048),
+  method: z.enum(['GET', 'POST']),
+  body: z
+    .string()
+    .max(64 * 1024)
+    .optional(),
+})
+
 /** The argument tuple of every channel. Unknown extra arguments are an error. */
 export const IPC_ARGS = {
   [IPC.localServer]: z.tuple([]),
@@ -61,6 +70,7 @@ export const IPC_ARGS = {
   [IPC.sharingGet]: z.tuple([]),
   [IPC.sharingSet]: z.tuple([sharingInput]),
   [IPC.openExternal]: z.tuple([z.string().max(2048)]),
+  [IPC.serverHttp]: z.tuple([serverHttpInput]),
 } satisfies Record<IpcChannel, z.ZodType>
 
 export type IpcArgs<C extends IpcChannel> = z.output<(typeof IPC_ARGS)[C]>
