@@ -143,7 +143,16 @@ export class ReconnectingLibvirt extends EventEmitter<ReconnectingEvents> {
       }
       c.on('lifecycle', e => this.emit('lifecycle', e))
       c.on('reboot', e => this.emit('reboot', e))
-      if (this.opts.domainEvents !== false) await c.registerDomainEvents()
+      if (this.opts.domainEvents !== false) {
+        try {
+          await c.registerDomainEvents()
+        } catch (err) {
+          // A half-set-up connection is useless to callers: drop it and retry.
+          await c.close()
+          throw err
+        }
+      }
+      if (!c.isOpen) throw new Error(`libvirt connection to ${this.uri} closed during setup`)
       c.once('close', err => this.onClosed(c, err))
       this.current = c
       this.attempt = 0
