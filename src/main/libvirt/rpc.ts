@@ -312,10 +312,9 @@ export class RpcConnection extends EventEmitter<RpcEvents> {
     this.keepaliveTimer = undefined
     const failure =
       err ??
-      new LibvirtConnectionError(
-        `libvirt daemon at ${this.opts.description} closed the connection`,
-        this.expectingEof ? 'closed' : 'eof',
-      )
+      (this.expectingEof
+        ? new LibvirtConnectionError(`libvirt connection to ${this.opts.description} was closed`, 'closed')
+        : new LibvirtConnectionError(`libvirt daemon at ${this.opts.description} closed the connection`, 'eof'))
     this.closedError = failure
     for (const [, entry] of this.pending) {
       if (entry.timer) clearTimeout(entry.timer)
