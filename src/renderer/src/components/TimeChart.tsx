@@ -24,7 +24,11 @@ export interface TimeChartProps {
   axisColor: string
   /** Seconds of history shown. */
   windowSec?: number
+  /** Smallest top of an auto-scaled y axis (keeps idle charts from showing 0–1 B/s ticks). */
+  minTop?: number
 }
+
+const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hour12: false })
 
 export function TimeChart({
   title,
@@ -36,6 +40,7 @@ export function TimeChart({
   gridColor,
   axisColor,
   windowSec = 300,
+  minTop = 1024,
 }: TimeChartProps) {
   const box = useRef<HTMLDivElement>(null)
   const plot = useRef<uPlot | null>(null)
@@ -60,9 +65,12 @@ export function TimeChart({
           time: true,
           range: (_u, _min, max) => [max - windowSec, max],
         },
-        y: range ? { range: () => range } : { range: (_u, _min, max) => [0, Math.max(max * 1.15, 1)] },
+        y: range ? { range: () => range } : { range: (_u, _min, max) => [0, Math.max(max * 1.15, minTop)] },
       },
-      axes: [axis, { ...axis, size: 64, values: (_u, vals) => vals.map(v => format(v)) }],
+      axes: [
+        { ...axis, values: (_u, vals) => vals.map(v => clock.format(new Date(v * 1000))) },
+        { ...axis, size: 70, values: (_u, vals) => vals.map(v => format(v)) },
+      ],
       series: [
         {},
         ...series.map(s => ({
@@ -90,7 +98,7 @@ export function TimeChart({
     }
     // Recreate only when the series' identity or the theme changes.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key, height, windowSec])
+  }, [key, height, windowSec, minTop])
 
   useEffect(() => {
     plot.current?.setData([time, ...series.map(s => s.values)])

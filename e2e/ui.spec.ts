@@ -1,0 +1,286 @@
+/**
+ * The renderer end to end, in Chromium against the real voidvm-server on
+ * qemu:///system with two of our own TCG test domains (one runs, one stays
+ * off) and the loopback OpenSSH server. Flows run in order on one page, as a
+ * user would: log in, drive the guest, open its console and terminals, look
+ * at the host, switch language; then a viewer account sees actions disabled.
+ * Screenshots of each view go to test-results/ui/.
+ */
+import { test, expect, type Page, type BrowserContext } from '@playwright/test'
+import { cpus } from 'node:os'
+import { startE2eServer, type E2eServer, type E2eUser } from './server.js'
+import { defineTestGuest, guestImagesReady, type TestGuest } from '../test/fixtures/guest.js'
+import { startSshd, TEST_PASSWORD, TEST_USER, type TestSshd } from '../test/fixtures/sshd.js'
+
+const GUEST = 'voidvm-t-ui-guest'
+const IDLE = 'voidvm-t-ui-idle'
+// Screenshots of each view (VOIDVM_UI_SHOTS moves them out of the shared test-results folder).
+const SHOTS = process.env.VOIDVM_UI_SHOTS ?? 'test-results/ui'
+
+test.describe.configure({ mode: 'serial' })
+test.skip(!guestImagesReady(), 'test guest images missing: run scripts/host-setup.sh as root')
+
+let server: E2eServer
+let sshd: TestSshd
+let guest: TestGuest
+let idle: TestGuest
+let admin: E2eUser
+let viewer: E2eUser
+let context: BrowserContext
+let page: Page
+const pageErrors: string[] = []
+
+const row = (p: Page, name: string) => p.locator(`tr[data-vm="${name}"]`)
+const badge = (p: Page, name: string) => row(p, name).getByTestId('vm-status')
+
+async function shot(p: Page, name: string): Promise<void> {
+  await p.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: false })
+}
+
+async function login(p: Page, u: E2eUser): Promise<void> {
+  await p.goto(server.url)
+  await p.getByLabel('Username').fill(u.username)
+  await p.getByLabel('Password').fill(u.password)
+  await p.getByRole('button', { name: 'Sign in' }).click()
+  await expect(p.getByTestId('connection-state')).toHaveAttribute('data-state', 'open', { timeout: 15_000 })
+}
+
+async function xtermText(p: Page): Promise<string> {
+  return (await p.getByTestId('terminal-pane').locator('.xterm-rows').innerText()).replace(/\u00a0/g, ' ')
+}
+
+async function typeInTerminal(p: Page, text: string): Promise<void> {
+  await p.getByTestId('terminal-pane').locator('.xterm').click()
+  await p.keyboard.type(text, { delay: 15 })
+  await p.keyboard.press('Enter')
+}
+
+/** Presses Enter until the guest's serial shell shows its prompt (it may still be booting). */
+async function waitForGuestPrompt(p: Page): Promise<void> {
+  await p.getByTestId('terminal-pane').locator('.xterm').click()
+  await expect
+    .poll(
+      async () => {
+        await p.keyboard.press('Enter')
+        await p.waitForTimeout(700)
+        return xtermText(p)
+      },
+      { timeout: 40_000, intervals: [200] },
+    )
+    .toContain('guest#')
+}
+
+test.beforeAll(async ({ browser }) => {
+  test.setTimeout(120_000)
+  sshd = await startSshd()
+  guest = await defineTestGuest({ name: GUEST, ssh: { host: '127.0.0.1', port: sshd.port } })
+  idle = await defineTestGuest({ name: IDLE })
+  server = await startE2eServer({ libvirtUri: 'qemu:///system' })
+  admin = await server.addUser('voidvm-t-ui-admin', 'admin')
+  viewer = await server.addUser('voidvm-t-ui-viewer', 'viewer')
+  context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' })
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'])
+  page = await context.newPage()
+  page.on('pageerror', e => pageErrors.push(e.message))
+})
+
+test.afterAll(async () => {
+  await context?.close()
+  await server?.stop()
+  await guest?.remove().catch(() => undefined)
+  await idle?.remove().catch(() => undefined)
+  await sshd?.stop()
+})
+
+test('login: a wrong password is refused with a clear reason, the right one opens the app', async () => {
+  await page.goto(server.url)
+  await expect(page.getByRole('heading', { name: 'VoidVM' })).toBeVisible()
+  await page.getByLabel('Username').fill(admin.username)
+  await page.getByLabel('Password').fill('not-the-password')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page.getByRole('alert')).toContainText('Wrong username or password')
+  await shot(page, '01-login-refused')
+  await login(page, admin)
+  await expect(page.getByRole('heading', { name: 'Virtual machines', level: 2 })).toBeVisible()
+  await expect(page.getByTestId('role')).toHaveText('Administrator')
+})
+
+test('the list shows both domains with their live state', async () => {
+  await expect(row(page, GUEST)).toBeVisible({ timeout: 15_000 })
+  await expect(row(page, IDLE)).toBeVisible()
+  await expect(badge(page, GUEST)).toHaveAttribute('data-status', 'stopped')
+  await expect(badge(page, IDLE)).toHaveAttribute('data-status', 'stopped')
+  // The filter narrows the list to our domains.
+  await page.getByRole('searchbox').fill('voidvm-t-ui-')
+  await expect(page.locator('tr.vm-row')).toHaveCount(2)
+  await shot(page, '02-vm-list')
+})
+
+test('start, pause and resume the guest from the UI and watch the badges', async () => {
+  test.setTimeout(120_000)
+  await row(page, GUEST)
+    .getByRole('button', { name: `Start ${GUEST}` })
+    .click()
+  await expect(badge(page, GUEST)).toHaveAttribute('data-status', 'running', { timeout: 30_000 })
+  await row(page, GUEST)
+    .getByRole('button', { name: `Pause ${GUEST}` })
+    .click()
+  await expect(badge(page, GUEST)).toHaveAttribute('data-status', 'paused', { timeout: 30_000 })
+  await shot(page, '03-vm-paused')
+  await row(page, GUEST)
+    .getByRole('button', { name: `Resume ${GUEST}` })
+    .click()
+  await expect(badge(page, GUEST)).toHaveAttribute('data-status', 'running', { timeout: 30_000 })
+  // The idle domain was never touched.
+  await expect(badge(page, IDLE)).toHaveAttribute('data-status', 'stopped')
+})
+
+test('the VM detail draws the live CPU chart', async () => {
+  await row(page, GUEST)
+    .getByRole('button', { name: `Open ${GUEST}` })
+    .click()
+  await expect(page.getByRole('heading', { name: GUEST, level: 2 })).toBeVisible()
+  const cpu = page.getByRole('figure', { name: 'CPU' })
+  // A few 1 s samples, then the plotted line must have coloured pixels.
+  await expect
+    .poll(async () => Number(await cpu.locator('.chart-box').getAttribute('data-points')), { timeout: 20_000 })
+    .toBeGreaterThanOrEqual(4)
+  // The booting guest uses CPU: the plotted line must leave the zero line and paint blue pixels.
+  const painted = () =>
+    cpu.locator('canvas').evaluate((c: HTMLCanvasElement) => {
+      const ctx = c.getContext('2d')
+      if (!ctx) return 0
+      const d = ctx.getImageData(0, 0, c.width, c.height).data
+      let n = 0
+      // The CPU series colour is blue (#3b82f6): count bluish opaque pixels.
+      for (let i = 0; i < d.length; i += 4) if ((d[i + 3] ?? 0) > 200 && (d[i + 2] ?? 0) > 180 && (d[i] ?? 0) < 120) n++
+      return n
+    })
+  await expect.poll(painted, { timeout: 20_000 }).toBeGreaterThan(40)
+  await shot(page, '04-vm-detail')
+})
+
+test('a serial terminal tab runs a command', async () => {
+  test.setTimeout(90_000)
+  await page.getByRole('tab', { name: 'Terminal' }).click()
+  await page.getByRole('button', { name: 'New serial tab' }).click()
+  await expect(page.getByTestId('terminal-pane')).toHaveAttribute('data-state', 'open', { timeout: 20_000 })
+  await waitForGuestPrompt(page)
+  await typeInTerminal(page, 'echo ui-$((6*7))-serial')
+  await expect.poll(() => xtermText(page), { timeout: 15_000 }).toContain('ui-42-serial')
+  await shot(page, '05-terminal-serial')
+})
+
+test('the console shows the guest screen, and pasted text reaches the guest as keystrokes', async () => {
+  test.setTimeout(90_000)
+  await page.getByRole('tab', { name: 'Console' }).click()
+  await expect(page.getByTestId('console-state')).toHaveAttribute('data-phase', 'connected', { timeout: 20_000 })
+  const canvas = page.getByTestId('vnc-screen').locator('canvas')
+  await expect
+    .poll(
+      () =>
+        canvas.evaluate((c: HTMLCanvasElement) => {
+          const ctx = c.getContext('2d')
+          if (!ctx || c.width === 0) return 0
+          const d = ctx.getImageData(0, 0, c.width, c.height).data
+          let lit = 0
+          for (let i = 0; i < d.length; i += 16) if ((d[i] ?? 0) + (d[i + 1] ?? 0) + (d[i + 2] ?? 0) > 150) lit++
+          return lit
+        }),
+      { timeout: 20_000 },
+    )
+    .toBeGreaterThan(50)
+  await shot(page, '06-console')
+  // Typed on tty1 (the VNC screen), written to the serial console: it must show up in the serial tab.
+  await page.getByRole('button', { name: 'Paste as keystrokes' }).click()
+  await page.getByLabel('Text to type').fill('echo vnc-$((6*7))-paste > /dev/ttyS0\n')
+  await shot(page, '07-console-paste-dialog')
+  await page.getByRole('button', { name: 'Type it' }).click()
+  await page.waitForTimeout(3000)
+  await shot(page, '07b-console-after-paste')
+  await page.getByRole('tab', { name: 'Terminal' }).click()
+  await expect.poll(() => xtermText(page), { timeout: 20_000 }).toContain('vnc-42-paste')
+})
+
+test('an SSH terminal tab shows the host key on first use and runs a command', async () => {
+  await page.getByRole('button', { name: 'New SSH tab' }).click()
+  const dialog = page.getByRole('dialog', { name: `SSH to ${GUEST}` })
+  await dialog.getByLabel('Username').fill(TEST_USER)
+  await dialog.getByLabel('Password', { exact: true }).fill(TEST_PASSWORD)
+  await shot(page, '08-ssh-dialog')
+  await dialog.getByRole('button', { name: 'Connect' }).click()
+  const pane = page.getByTestId('terminal-pane')
+  await expect(pane).toHaveAttribute('data-state', 'open', { timeout: 20_000 })
+  const fp = sshd.hostKeyFingerprint.replace(/^SHA256:/, '')
+  await expect(page.getByTestId('hostkey')).toContainText(fp)
+  await expect(page.getByTestId('hostkey')).toContainText('First connection')
+  await typeInTerminal(page, 'echo ssh-$((6*7))-ok; whoami')
+  await expect.poll(() => xtermText(page), { timeout: 15_000 }).toContain('ssh-42-ok')
+  expect(await xtermText(page)).toContain(TEST_USER)
+  // Both tabs stay open; the Terminals view lists them across views.
+  await expect(page.getByRole('tablist', { name: 'Terminal tabs' }).getByRole('tab')).toHaveCount(2)
+  await shot(page, '09-terminal-ssh')
+  await page.getByRole('button', { name: 'Terminals' }).click()
+  await expect(page.getByRole('tablist', { name: 'Terminal tabs' }).getByRole('tab')).toHaveCount(2)
+  await expect.poll(() => xtermText(page)).toContain('ssh-42-ok')
+})
+
+test('the host dashboard shows one bar per core', async () => {
+  await page.getByRole('button', { name: 'Host' }).click()
+  await expect(page.getByRole('meter', { name: /^Core \d+$/ })).toHaveCount(cpus().length, { timeout: 15_000 })
+  await page.getByLabel('Update interval').selectOption('1000')
+  await page.waitForTimeout(2500)
+  await shot(page, '10-host')
+})
+
+test('switching to 中文 translates the UI', async () => {
+  await page.getByLabel('Language').selectOption('zh-CN')
+  await expect(page.getByRole('heading', { name: '主机', level: 2 })).toBeVisible()
+  await page.getByRole('button', { name: '虚拟机' }).click()
+  await expect(page.getByRole('heading', { name: '虚拟机', level: 2 })).toBeVisible()
+  await expect(badge(page, GUEST)).toHaveText(/运行中/)
+  await expect(page.getByRole('columnheader', { name: '状态' })).toBeVisible()
+  await shot(page, '11-vm-list-zh')
+  await page.getByLabel('语言').selectOption('en')
+  await expect(page.getByRole('heading', { name: 'Virtual machines', level: 2 })).toBeVisible()
+})
+
+test('shutting down asks for confirmation, then the badge goes to stopped; the events feed records it', async () => {
+  test.setTimeout(120_000)
+  await row(page, GUEST)
+    .getByRole('button', { name: `Shut down ${GUEST}` })
+    .click()
+  const confirm = page.getByRole('dialog', { name: `Shut down ${GUEST}?` })
+  await expect(confirm).toBeVisible()
+  await shot(page, '12-confirm-shutdown')
+  await confirm.getByRole('button', { name: 'Shut down' }).click()
+  await expect(badge(page, GUEST)).toHaveAttribute('data-status', 'stopped', { timeout: 90_000 })
+  await page.getByRole('button', { name: /^Events/ }).click()
+  await expect(page.locator(`li[data-event="vm-started"]`).filter({ hasText: GUEST }).first()).toBeVisible()
+  await expect(page.locator(`li[data-event="vm-stopped"]`).filter({ hasText: GUEST }).first()).toBeVisible()
+  await shot(page, '13-events')
+  expect(pageErrors).toEqual([])
+})
+
+test('a viewer sees every action disabled', async ({ browser }) => {
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark' })
+  const p = await ctx.newPage()
+  try {
+    await login(p, viewer)
+    await expect(p.getByTestId('role')).toHaveText('Viewer')
+    await expect(row(p, GUEST)).toBeVisible({ timeout: 15_000 })
+    await expect(row(p, GUEST).getByRole('button', { name: `Start ${GUEST}` })).toBeDisabled()
+    await row(p, GUEST)
+      .getByRole('button', { name: `Open ${GUEST}` })
+      .click()
+    const bar = p.getByRole('toolbar', { name: 'Actions' })
+    for (const name of ['Start', 'Shut down', 'Force off', 'Reboot', 'Reset', 'Pause', 'Resume'])
+      await expect(bar.getByRole('button', { name, exact: true })).toBeDisabled()
+    await p.getByRole('tab', { name: 'Terminal' }).click()
+    await expect(p.getByRole('button', { name: 'New SSH tab' })).toBeDisabled()
+    await expect(p.getByText('Your role (Viewer) cannot open terminals.')).toBeVisible()
+    await shot(p, '14-viewer-dark')
+  } finally {
+    await ctx.close()
+  }
+})
