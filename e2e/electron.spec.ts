@@ -111,20 +111,12 @@ test.describe('VoidVM desktop app', () => {
   })
 
   test('shows the embedded server’s VM list and opens a console', async () => {
-    const row = page
-      .getByRole('link', { name: guest.name })
-      .or(page.getByRole('button', { name: guest.name }))
-      .or(page.getByRole('row', { name: new RegExp(guest.name) }))
-      .first()
-    await expect(row).toBeVisible({ timeout: 30_000 })
-    await row.click()
-    await page
-      .getByRole('tab', { name: 'Console' })
-      .or(page.getByRole('button', { name: 'Console' }))
-      .or(page.getByRole('link', { name: 'Console' }))
-      .first()
-      .click()
-    const canvas = page.locator('canvas:not(.sparkline)').last()
+    // The row's open button and the detail's tabs, as the renderer labels them (en).
+    const open = page.getByRole('button', { name: `Open ${guest.name}` })
+    await expect(open).toBeVisible({ timeout: 30_000 })
+    await open.click()
+    await page.getByRole('tab', { name: 'Console' }).click()
+    const canvas = page.getByRole('tabpanel').locator('canvas').first()
     await expect(canvas).toBeVisible({ timeout: 30_000 })
     // The guest's text console is on screen: some pixels differ from the first one.
     await expect
