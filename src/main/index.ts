@@ -407,6 +407,12 @@ async function main(): Promise<void> {
   })
   refreshMenu()
 
+  if (!app.isPackaged && process.env.ELECTRON_RENDERER_URL) {
+    // A dev server is a remote URL to Chromium; the window keeps loading the built renderer over voidvm://.
+    log(
+      `not loading ${process.env.ELECTRON_RENDERER_URL}: the window uses out/renderer (npm run build after renderer changes)`,
+    )
+  }
   const started = await localServer.start()
   log(`embedded server on ${started.url}`)
   if (s.sharing.enabled) {
