@@ -74,10 +74,21 @@ async function main(): Promise<void> {
     for (let i = 0; i < 50; i++) await lv.domainGetInfo(dom)
     await run('virsh', ['-c', URI, 'dominfo', name])
 
-    const clientInfo = await sample(infoN, () => lv.domainGetInfo(dom))
-    const virshInfo = await sample(virshN, () => run('virsh', ['-c', URI, 'dominfo', name]))
-    const clientStats = await sample(100, () => lv.getAllDomainStats())
-    const virshStats = await sample(Math.max(10, Math.round(virshN / 2)), () => run('virsh', ['-c', URI, 'domstats']))
+    // Interleaved, so both sides see the same load on this shared machine.
+    const clientInfo: number[] = []
+    const virshInfo: number[] = []
+    const perRound = Math.max(1, Math.round(infoN / virshN))
+    for (let i = 0; i < virshN; i++) {
+      virshInfo.push(await time(() => run('virsh', ['-c', URI, 'dominfo', name])))
+      clientInfo.push(...(await sample(perRound, () => lv.domainGetInfo(dom))))
+    }
+    const clientStats: number[] = []
+    const virshStats: number[] = []
+    const statsRounds = Math.max(10, Math.round(virshN / 2))
+    for (let i = 0; i < statsRounds; i++) {
+      virshStats.push(await time(() => run('virsh', ['-c', URI, 'domstats'])))
+      clientStats.push(...(await sample(5, () => lv.getAllDomainStats())))
+    }
     const coldClient = await sample(20, async () => {
       const c = await LibvirtClient.connect(URI, { keepaliveIntervalMs: 0 })
       await c.domainGetInfo(name)
@@ -85,9 +96,9 @@ async function main(): Promise<void> {
     })
 
     const rows: Array<[string, number[]]> = [
-      [`client DOMAIN_GET_INFO (n=${infoN})`, clientInfo],
+      [`client DOMAIN_GET_INFO (n=${clientInfo.length})`, clientInfo],
       [`virsh dominfo process (n=${virshN})`, virshInfo],
-      [`client CONNECT_GET_ALL_DOMAIN_STATS (n=100)`, clientStats],
+      [`client CONNECT_GET_ALL_DOMAIN_STATS (n=${clientStats.length})`, clientStats],
       [`virsh domstats process (n=${virshStats.length})`, virshStats],
       [`client connect+info+close, cold (n=20)`, coldClient],
     ]
