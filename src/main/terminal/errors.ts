@@ -14,7 +14,8 @@ export type TerminalErrorCode =
   | 'INVALID_MESSAGE'
 
 /** Why a connect failed, for TERMINAL_CONNECT_FAILED (also in `details`). */
-export type ConnectFailure = 'refused' | 'timed-out' | 'no-address' | 'unreachable' | 'closed' | 'vm-not-running'
+export type ConnectFailure =
+  'refused' | 'timed-out' | 'no-address' | 'unreachable' | 'closed' | 'vm-not-running' | 'console-busy'
 
 export class TerminalError extends ApiError {
   constructor(

@@ -148,11 +148,15 @@ export function createTerminalBridge(
       } catch (e) {
         const code = e instanceof ApiError ? e.code : undefined
         if (e instanceof ApiError && (code === 'VM_NOT_FOUND' || code === 'HYPERVISOR_UNAVAILABLE')) throw e
-        throw connectFailed(
-          'closed',
-          `cannot open the serial console of "${vm.name}": ${(e as Error).message}`,
-          vm.name,
-        )
+        const msg = (e as Error).message
+        // Safe mode: libvirt refuses while another client holds the console, and we never force it off.
+        if (/active console session/i.test(msg))
+          throw connectFailed(
+            'console-busy',
+            `the serial console of "${vm.name}" is in use by another client: ${msg}`,
+            vm.name,
+          )
+        throw connectFailed('closed', `cannot open the serial console of "${vm.name}": ${msg}`, vm.name)
       }
       return { backend: new SerialBackend(stream), detail: 'serial' }
     }
