@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest'
+import { ERROR_CODE_LIST } from '../../../shared/errors'
+import { SYSTEM_EVENTS, VM_STATUSES } from '../../../shared/protocol'
+import { en } from './en'
+import { zhCN } from './zh-CN'
+import { describeError, describeEvent, i18n } from './index'
+
+function keys(o: object, prefix = ''): string[] {
+  return Object.entries(o).flatMap(([k, v]) =>
+    v && typeof v === 'object' ? keys(v as object, `${prefix}${k}.`) : [`${prefix}${k}`],
+  )
+}
+
+function leaves(o: object): string[] {
+  return Object.values(o).flatMap(v => (v && typeof v === 'object' ? leaves(v as object) : [String(v)]))
+}
+
+describe('translations', () => {
+  it('English and Simplified Chinese have exactly the same keys', () => {
+    expect(keys(zhCN).sort()).toEqual(keys(en).sort())
+  })
+
+  it('every Chinese string is translated (none left identical to English, except names and symbols)', () => {
+    const same = keys(en).filter((k, i) => leaves(en)[i] === leaves(zhCN)[i])
+    const allowed = /^(app\.name|list\.col\.cpu|detail\.cpu|detail\.uuid|host\.cpu|console\.(scaleOne|ctrlAltDel))$/
+    expect(same.filter(k => !allowed.test(k))).toEqual([])
+  })
+
+  it('covers every server event, error code and VM state', () => {
+    for (const e of SYSTEM_EVENTS) expect(en.events.name).toHaveProperty([e])
+    for (const c of ERROR_CODE_LIST) expect(en.error).toHaveProperty([c])
+    for (const s of VM_STATUSES) expect(en.status).toHaveProperty([s])
+  })
+
+  it('localises server events and errors from their codes, not the server text', async () => {
+    await i18n.changeLanguage('zh-CN')
+    expect(describeEvent({ event: 'vm-started', vmId: 'web', message: 'VM web started' })).toBe('虚拟机 web 已启动')
+    expect(describeError('VM_NOT_RUNNING', 'x')).toBe('虚拟机未运行。')
+    await i18n.changeLanguage('en')
+    expect(describeEvent({ event: 'vm-crashed', vmId: 'db', message: '' })).toBe('VM db crashed')
+    expect(describeError('NOT_A_CODE', 'server says')).toBe('server says')
+  })
+})
