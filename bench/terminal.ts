@@ -10,6 +10,9 @@
  */
 import ssh2 from 'ssh2'
 import type { ClientChannel } from 'ssh2'
+import WebSocket from 'ws'
+import { defineTestGuest, guestImagesReady, QEMU_URI } from '../test/fixtures/guest.js'
+import { startTestServer, type TestServer } from '../test/fixtures/server.js'
 import { startSshd, type TestSshd } from '../test/fixtures/sshd.js'
 
 const { Client } = ssh2
@@ -128,7 +131,6 @@ async function measure(label: string, open: () => Promise<Term>) {
     t.write(ch)
     await echoed
     lat.push(Number(process.hrtime.bigint() - t0) / 1e6)
-    if (process.env.DEBUG_LAT) console.log(ch, lat.at(-1))
   }
   t.write('\x15') // Ctrl-U: clear the typed line
   await t.close()
@@ -139,14 +141,84 @@ async function measure(label: string, open: () => Promise<Term>) {
   }
 }
 
-export { measure, directTerm, type Term }
+/**
+ * A VoidVM terminal as a browser client sees it: one WebSocket, JSON frames,
+ * `terminal-input` requests and `terminal-output` pushes.
+ */
+async function voidvmTerm(server: TestServer, token: string, vmId: string, sshd: TestSshd): Promise<Term> {
+  const ws = new WebSocket(`${server.wsUrl}?token=${encodeURIComponent(token)}`)
+  await new Promise<void>((ok, fail) => {
+    ws.once('open', () => ok())
+    ws.once('error', fail)
+  })
+  let seq = 0
+  const replies = new Map<string, (f: { type: string; data: Record<string, unknown> }) => void>()
+  let onText: ((s: string) => void) | undefined
+  ws.on('message', raw => {
+    const f = JSON.parse(raw.toString()) as { type: string; id?: string; data: Record<string, unknown> }
+    if (f.type === 'terminal-output') onText?.(f.data.output as string)
+    else if (f.id !== undefined) {
+      replies.get(f.id)?.(f)
+      replies.delete(f.id)
+    }
+  })
+  const request = (type: string, data: object) =>
+    new Promise<Record<string, unknown>>((ok, fail) => {
+      const id = `b${++seq}`
+      replies.set(id, f => (f.type === 'error' ? fail(new Error(JSON.stringify(f.data))) : ok(f.data)))
+      ws.send(JSON.stringify({ type, id, data }))
+    })
+  const r = await request('terminal-connect', {
+    vmId,
+    type: 'ssh',
+    credentials: { username: sshd.username, password: sshd.password },
+    cols: 80,
+    rows: 24,
+  })
+  const sessionId = r.sessionId as string
+  return {
+    // Like the seed client: every input is a request; the bench does not wait for its reply.
+    write: s => void request('terminal-input', { vmId, sessionId, input: s }).catch(() => undefined),
+    onText: cb => (onText = cb),
+    close: async () => {
+      await request('terminal-disconnect', { vmId, sessionId }).catch(() => undefined)
+      ws.close()
+    },
+  }
+}
 
 async function main() {
+  if (!guestImagesReady()) {
+    console.error('test guest images missing: run scripts/host-setup.sh as root')
+    process.exit(1)
+  }
+  const vmName = `voidvm-t-term-bench-${process.pid}`
   const sshd = await startSshd()
+  const guest = await defineTestGuest({ name: vmName, ssh: { host: '127.0.0.1', port: sshd.port } })
+  const server = await startTestServer({ libvirtUri: QEMU_URI, logLevel: 'error' })
   try {
+    await server.addUser('bench', 'admin')
+    const token = await server.tokenFor('bench')
+    console.log(
+      `terminal bench: ${MB} MB of random bytes as base64 (~${((MB * 4) / 3).toFixed(0)} MB of text), ${RUNS} runs each; ${KEYS} keystrokes`,
+    )
+    // Interleave the peers so both see the same background load.
     const direct = await measure('direct ssh2', () => directTerm(sshd))
-    console.log(`direct ssh2: median ${direct.mbps.toFixed(1)} MB/s, echo median ${direct.latencyMs.toFixed(2)} ms`)
+    const voidvm = await measure('VoidVM     ', () => voidvmTerm(server, token, vmName, sshd))
+    const ratio = voidvm.mbps / direct.mbps
+    console.log('')
+    console.log(
+      `throughput   direct ssh2 ${direct.mbps.toFixed(1)} MB/s   VoidVM ${voidvm.mbps.toFixed(1)} MB/s   ratio ${ratio.toFixed(3)}`,
+    )
+    console.log(
+      `echo latency direct ssh2 median ${direct.latencyMs.toFixed(2)} ms (p95 ${direct.p95.toFixed(2)})   ` +
+        `VoidVM median ${voidvm.latencyMs.toFixed(2)} ms (p95 ${voidvm.p95.toFixed(2)})   ` +
+        `ratio ${(voidvm.latencyMs / direct.latencyMs).toFixed(2)}`,
+    )
+    console.log(`RESULT terminal-throughput-vs-direct-ssh ${ratio.toFixed(3)}`)
   } finally {
+    await server.close()
+    await guest.remove()
     await sshd.stop()
   }
 }
