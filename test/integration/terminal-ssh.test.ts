@@ -3,6 +3,8 @@
 // <voidvm:ssh host= port=/> metadata pointing at it, so the server finds the
 // target the way it would for a VM behind a port forward.
 import { readFile } from 'node:fs/promises'
+import { createServer, type Server, type Socket } from 'node:net'
+import WebSocket from 'ws'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TerminalConnectResponseData } from '../../src/shared/protocol.js'
@@ -205,6 +207,43 @@ describe.skipIf(!guestImagesReady())('SSH terminal sessions', () => {
     expect((await refusal(client.request('terminal-input', { vmId: VM, input: 'x' }))).code).toBe('SESSION_NOT_FOUND')
   })
 
+  it("works with the spec's example client unmodified (connectTerminal, sendTerminalInput)", async () => {
+    interface SeedClient {
+      ws: { close(): void }
+      eventHandlers: Map<string, (data: unknown) => void>
+      reconnect(): void
+      connect(): Promise<void>
+      connectTerminal(vmId: string, credentials: object): Promise<unknown>
+      sendTerminalInput(vmId: string, input: string): void
+      disconnect(): void
+    }
+    const mod = (await import('../fixtures/seed-client.js' as string)) as {
+      VoidVMWebSocket: new (url: string, token: string) => SeedClient
+    }
+    const g = globalThis as { WebSocket?: unknown }
+    const saved = g.WebSocket
+    g.WebSocket = WebSocket
+    const seed = new mod.VoidVMWebSocket(server.wsUrl, await server.tokenFor(admin.username))
+    seed.reconnect = () => undefined
+    try {
+      await seed.connect()
+      let text = ''
+      const got = new Promise<void>(ok =>
+        seed.eventHandlers.set('terminal-output', d => {
+          text += (d as { output: string }).output
+          if (text.includes('seed-ok-42')) ok()
+        }),
+      )
+      const reply = (await seed.connectTerminal(VM, creds())) as TerminalConnectResponseData
+      expect(reply).toMatchObject({ vmId: VM, type: 'ssh', hostKey: sshd.hostKeyFingerprint })
+      seed.sendTerminalInput(VM, 'echo seed-ok-$((6*7))\n')
+      await got
+    } finally {
+      seed.disconnect()
+      g.WebSocket = saved
+    }
+  })
+
   it('pauses a session whose client stops reading: memory stays bounded, and it recovers', async () => {
     const c = await newClient()
     const v = terminalView(c)
@@ -318,20 +357,47 @@ describe.skipIf(!guestImagesReady())('SSH terminal sessions', () => {
   })
 })
 
-describe.skipIf(!guestImagesReady())('idle terminal sessions', () => {
+describe.skipIf(!guestImagesReady())('idle and unresponsive terminal endpoints', () => {
   let sshd: TestSshd
   let guest: TestGuest
+  let silentGuest: TestGuest
   let server: TestServer
+  // A TCP endpoint that accepts and then never speaks (a hung sshd).
+  let silent: Server
+  const held: Socket[] = []
   afterAll(async () => {
     await server?.close()
     await guest?.remove()
+    await silentGuest?.remove()
     await sshd?.stop()
+    for (const s of held) s.destroy()
+    await new Promise(r => silent?.close(r))
   })
   beforeAll(async () => {
     sshd = await startSshd()
+    silent = createServer(s => held.push(s))
+    await new Promise<void>(r => silent.listen(0, '127.0.0.1', r))
+    const silentPort = (silent.address() as { port: number }).port
     guest = await defineTestGuest({ name: 'voidvm-t-term-idle', ssh: { host: '127.0.0.1', port: sshd.port } })
-    server = await startTerminalServer({ idleTimeoutMs: 1500 })
+    silentGuest = await defineTestGuest({ name: 'voidvm-t-term-silent', ssh: { host: '127.0.0.1', port: silentPort } })
+    server = await startTerminalServer({ idleTimeoutMs: 1500, connectTimeoutMs: 2000 })
     await server.addUser('idle-admin', 'admin')
+  })
+
+  it('refuses an endpoint that never answers with TERMINAL_CONNECT_FAILED (timed out)', async () => {
+    const c = await connect(server.wsUrl, await server.tokenFor('idle-admin'))
+    const t0 = Date.now()
+    const e = await refusal(
+      c.request('terminal-connect', {
+        vmId: silentGuest.name,
+        type: 'ssh',
+        credentials: { username: sshd.username, password: sshd.password },
+      }),
+    )
+    expect(e).toMatchObject({ code: 'TERMINAL_CONNECT_FAILED', details: 'timed-out' })
+    expect(e.message).toMatch(/timed out/)
+    expect(Date.now() - t0).toBeLessThan(10_000)
+    await c.close()
   })
 
   it('closes a session after the configured idle time', async () => {
