@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { Bridge, ClientConnection, TopicProvider } from '../../src/main/server/index.js'
+import { defineHandler, type Bridge, type ClientConnection, type TopicProvider } from '../../src/main/server/index.js'
 import type { VmStatusData } from '../../src/shared/protocol.js'
 import { startTestServer, type TestServer } from '../fixtures/server.js'
 import { connect, ReplyError } from '../fixtures/ws-client.js'
@@ -150,14 +150,14 @@ describe('session caps', () => {
     const bridge: Bridge = {
       name: 'session-test',
       handlers: [
-        {
+        defineHandler<'terminal-connect'>({
           type: 'terminal-connect',
           permission: 'console',
           handle(data, ctx) {
             released.push(ctx.conn.acquireSession('terminal'))
             return { vmId: data.vmId, sessionId: `s${released.length}`, type: data.type }
           },
-        },
+        }),
       ],
     }
     const srv = await startTestServer({ bridges: [bridge], limits: { terminalSessionsPerSocket: 3 } })

@@ -3,7 +3,7 @@
  * the data dir with mode 0600. A token names the user's id and the user's
  * token version; a password change or removal makes older tokens invalid.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID, webcrypto } from 'node:crypto'
 import { chmod, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose'
@@ -68,12 +68,18 @@ export class TokenError extends Error {
 
 export class TokenService {
   constructor(
-    private readonly secret: Uint8Array,
+    private readonly secret: webcrypto.CryptoKey,
     private readonly users: UserStore,
   ) {}
 
   static async create(dataDir: string, users: UserStore): Promise<TokenService> {
-    return new TokenService(await loadOrCreateSecret(dataDir), users)
+    const raw = await loadOrCreateSecret(dataDir)
+    // Imported once: jose would otherwise import the raw secret again for every token it signs or checks.
+    const key = await webcrypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'sign',
+      'verify',
+    ])
+    return new TokenService(key, users)
   }
 
   async issue(user: PublicUser, ttlSeconds = DEFAULT_TOKEN_TTL_SECONDS): Promise<IssuedToken> {

@@ -80,6 +80,14 @@ export interface MessageHandler<T extends ClientMessageType = ClientMessageType>
   handle(data: ClientMessageData<T>, ctx: HandlerContext): Promise<object> | object
 }
 
+/**
+ * Types a handler for one message type and widens it for `Bridge.handlers`
+ * (the handler's parameter types make a plain assignment fail to type-check).
+ */
+export function defineHandler<T extends ClientMessageType>(handler: MessageHandler<T>): MessageHandler {
+  return handler as unknown as MessageHandler
+}
+
 export interface Subscription {
   /** The subscribe-response data (`topic`, `vmId?`, `interval?`). */
   response: { topic: Topic; vmId?: string; interval?: number }

@@ -25,18 +25,18 @@ export function roleAllows(role: Role, permission: Permission): boolean {
  * with the CLI apply to open sockets at once; a removed user can reach nothing.
  */
 export class StorePrincipal implements Principal {
+  // Only the id and name are kept per socket; everything else is read live from the store.
+  readonly userId: string
+  readonly username: string
   constructor(
     private readonly store: UserStore,
-    private readonly initial: PublicUser,
-  ) {}
-  private get user(): PublicUser | undefined {
-    return this.store.getById(this.initial.id)
+    user: PublicUser,
+  ) {
+    this.userId = user.id
+    this.username = user.username
   }
-  get userId(): string {
-    return this.initial.id
-  }
-  get username(): string {
-    return this.initial.username
+  private get user() {
+    return this.store.peek(this.userId)
   }
   get role(): Role {
     return this.user?.role ?? 'viewer'

@@ -43,7 +43,7 @@ import { DEFAULT_LIMITS, LoginThrottle, type Limits } from './limits.js'
 import { createLogger, type LogLevel } from './log.js'
 import { UserStore } from './users.js'
 
-export { ApiError } from './bridge.js'
+export { ApiError, defineHandler } from './bridge.js'
 export type * from './bridge.js'
 export { UserStore, UserStoreError, type PublicUser } from './users.js'
 export { TokenService, parseTtl, loadOrCreateSecret, DEFAULT_TOKEN_TTL_SECONDS } from './auth.js'
@@ -159,6 +159,10 @@ function describeIssue(issues: readonly { path: PropertyKey[]; message: string }
   const path = issue?.path.map(String).join('.') ?? ''
   const field = path ? `${prefix}.${path}` : prefix
   return { field, message: `${field}: ${issue?.message ?? 'invalid value'}` }
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy()
 }
 
 function vmRefOf(data: unknown): string | undefined {
@@ -652,7 +656,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let closing = false
 
   const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
-    socket.on('error', () => socket.destroy())
+    // A module-level listener: a closure here would keep this upgrade's request alive with the socket.
+    socket.on('error', destroyOnError)
     if (closing) return rejectUpgrade(socket, 503, 'INTERNAL_ERROR', 'the server is shutting down')
     if (!originAllowed(req)) {
       log.warn('refused a cross-origin WebSocket upgrade', { origin: req.headers.origin, remote: remoteAddress(req) })

@@ -207,6 +207,14 @@ export class UserStore {
     return u && publicUser(u)
   }
 
+  /**
+   * The live record without copying (for per-message checks on hot paths).
+   * Callers must not modify it.
+   */
+  peek(id: string): Readonly<Pick<UserRecord, 'role' | 'grants' | 'tokenVersion'>> | undefined {
+    return this.byIdMap.get(id)
+  }
+
   private mustGet(username: string): UserRecord {
     const u = this.users.get(username)
     if (!u) throw new UserStoreError(`no user named '${username}'`)
