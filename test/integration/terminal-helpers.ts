@@ -7,12 +7,16 @@ import { createHypervisorBridge } from '../../src/main/hypervisor/index.js'
 import { createTerminalBridge, type TerminalBridgeOptions } from '../../src/main/terminal/index.js'
 import type { TerminalClosedData, TerminalOutputData } from '../../src/shared/protocol.js'
 import { QEMU_URI } from '../fixtures/guest.js'
-import { startTestServer, type TestServer } from '../fixtures/server.js'
+import { startTestServer, type TestServer, type TestServerOptions } from '../fixtures/server.js'
 import type { TestClient } from '../fixtures/ws-client.js'
 
-export async function startTerminalServer(opts: TerminalBridgeOptions = {}): Promise<TestServer> {
+export async function startTerminalServer(
+  opts: TerminalBridgeOptions = {},
+  limits?: TestServerOptions['limits'],
+): Promise<TestServer> {
   return startTestServer({
     libvirtUri: QEMU_URI,
+    limits,
     bridges: async ctx => {
       const hv = await createHypervisorBridge(ctx, { uri: QEMU_URI })
       return [hv.bridge, createTerminalBridge(ctx, hv.directory, opts)]

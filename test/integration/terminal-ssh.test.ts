@@ -2,7 +2,10 @@
 // port: test domains under the system libvirtd carry the
 // <voidvm:ssh host= port=/> metadata pointing at it, so the server finds the
 // target the way it would for a VM behind a port forward.
-import { readFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { promisify } from 'node:util'
 import { createServer, type Server, type Socket } from 'node:net'
 import WebSocket from 'ws'
 import { join } from 'node:path'
@@ -15,6 +18,7 @@ import { startSshd, type TestSshd } from '../fixtures/sshd.js'
 import { connect, ReplyError, type TestClient } from '../fixtures/ws-client.js'
 import { startTerminalServer, terminalView, type TerminalView } from './terminal-helpers.js'
 
+const run = promisify(execFile)
 const VM = 'voidvm-t-term-ssh'
 const VM_B = 'voidvm-t-term-ssh-b'
 const VM_NOADDR = 'voidvm-t-term-noaddr'
@@ -187,6 +191,35 @@ describe.skipIf(!guestImagesReady())('SSH terminal sessions', () => {
     )
     expect(bad).toMatchObject({ code: 'TERMINAL_AUTH_FAILED', vmId: VM })
     expect(bad.message).not.toContain('wrong')
+  })
+
+  it('accepts an encrypted private key with its passphrase and refuses a wrong one or a non-key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'voidvm-t-term-key-'))
+    try {
+      const file = join(dir, 'id')
+      await writeFile(file, sshd.privateKey, { mode: 0o600 })
+      await run('ssh-keygen', ['-q', '-p', '-P', '', '-N', 'key-pass-9', '-f', file])
+      const encrypted = await readFile(file, 'utf8')
+      const connectWith = (cred: object) =>
+        client.request<TerminalConnectResponseData>('terminal-connect', {
+          vmId: VM,
+          type: 'ssh',
+          credentials: { username: sshd.username, ...cred },
+        })
+      const ok = await connectWith({ privateKey: encrypted, passphrase: 'key-pass-9' })
+      await client.request('terminal-disconnect', { vmId: VM, sessionId: ok.sessionId })
+      await view.waitClosed(ok.sessionId)
+      const wrong = await refusal(connectWith({ privateKey: encrypted, passphrase: 'nope' }))
+      expect(wrong.code).toBe('TERMINAL_AUTH_FAILED')
+      expect(wrong.message).toMatch(/passphrase/)
+      const missing = await refusal(connectWith({ privateKey: encrypted }))
+      expect(missing.code).toBe('TERMINAL_AUTH_FAILED')
+      const junk = await refusal(connectWith({ privateKey: 'not a key' }))
+      expect(junk).toMatchObject({ code: 'INVALID_MESSAGE', field: 'credentials.privateKey' })
+      expect(junk.message).not.toContain('not a key')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('refuses what it must: unknown VM, no address, client-chosen port, missing credentials, no grant, viewer', async () => {
@@ -398,6 +431,29 @@ describe.skipIf(!guestImagesReady())('idle and unresponsive terminal endpoints',
     expect(e.message).toMatch(/timed out/)
     expect(Date.now() - t0).toBeLessThan(10_000)
     await c.close()
+  })
+
+  it('caps sessions per socket and gives the slot back when a session or a failed connect ends', async () => {
+    // Its own server: no idle timeout, two terminals per socket.
+    const capped = await startTerminalServer({ connectTimeoutMs: 2000 }, { terminalSessionsPerSocket: 2 })
+    await capped.addUser('cap-admin', 'admin')
+    const c = await connect(capped.wsUrl, await capped.tokenFor('cap-admin'))
+    const v = terminalView(c)
+    const credentials = { username: sshd.username, password: sshd.password }
+    const open = () =>
+      c.request<TerminalConnectResponseData>('terminal-connect', { vmId: guest.name, type: 'ssh', credentials })
+    const a = await open()
+    // A failed connect does not keep its slot.
+    const failed = await refusal(c.request('terminal-connect', { vmId: silentGuest.name, type: 'ssh', credentials }))
+    expect(failed.code).toBe('TERMINAL_CONNECT_FAILED')
+    const b = await open()
+    expect((await refusal(open())).code).toBe('SESSION_LIMIT')
+    await c.request('terminal-disconnect', { vmId: guest.name, sessionId: a.sessionId })
+    await v.waitClosed(a.sessionId)
+    const d = await open()
+    expect(d.sessionId).not.toBe(b.sessionId)
+    await c.close()
+    await capped.close()
   })
 
   it('closes a session after the configured idle time', async () => {
