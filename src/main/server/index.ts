@@ -161,6 +161,9 @@ function describeIssue(issues: readonly { path: PropertyKey[]; message: string }
   return { field, message: `${field}: ${issue?.message ?? 'invalid value'}` }
 }
 
+/** Thrown by a step that has already sent its own error reply. */
+const ANSWERED = Symbol('answered')
+
 function destroyOnError(this: Duplex): void {
   this.destroy()
 }
@@ -366,7 +369,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       audit({ action: 'auth', result: 'denied', detail: reason, remote: conn.remote })
       sendError(conn, id, 'UNAUTHORIZED', reason)
       closeConn(conn, 1008, 'unauthorized')
-      throw undefined // already answered
+      throw ANSWERED
     }
     if (conn.auth && conn.auth.principal.userId !== v.user.id)
       throw new ApiError(
@@ -534,7 +537,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
       sendReply(conn, `${type}-response`, result, id)
     } catch (err) {
-      if (err === undefined) return // answered already
+      if (err === ANSWERED) return
       if (err instanceof ApiError) {
         sendError(conn, id, err.code, err.message, err.extra)
         return
