@@ -340,8 +340,12 @@ describe.skipIf(!guestImagesReady())('SSH terminal sessions', () => {
       .trim()
       .split('\n')
       .map(l => JSON.parse(l) as { action: string; vmId?: string; username?: string; result: string; detail?: string })
-    const opened = lines.find(l => l.action === 'terminal-connect' && l.detail?.includes(r.sessionId))
+    const opened = lines.find(l => l.action === 'terminal-open' && l.detail?.includes(r.sessionId))
     expect(opened).toMatchObject({ vmId: VM, username: admin.username, result: 'ok' })
+    expect(opened?.detail).toContain(`ssh ${sshd.username}@127.0.0.1:${sshd.port}`)
+    expect(lines.some(l => l.action === 'terminal-connect' && l.vmId === VM && l.username === admin.username)).toBe(
+      true,
+    )
     expect(
       lines.some(
         l => l.action === 'terminal-connect' && l.result === 'error' && l.detail?.includes('TERMINAL_AUTH_FAILED'),

@@ -208,7 +208,6 @@ export function createTerminalBridge(
       const { conn, principal } = hctx
       const vm = await directory.resolve(data.vmId)
       if (!principal.canAccessVm(vm.name)) {
-        hctx.audit({ action: 'terminal-connect', vmId: vm.name, result: 'denied' })
         throw new TerminalError('FORBIDDEN', `you have no grant for VM "${vm.name}"`, { vmId: vm.name })
       }
       const st = stateOf(conn)
@@ -223,7 +222,7 @@ export function createTerminalBridge(
         if (e instanceof ApiError && e.extra.vmId === undefined) e.extra.vmId = vm.name
         const code = (e as { code?: string }).code ?? 'INTERNAL_ERROR'
         hctx.audit({
-          action: 'terminal-connect',
+          action: 'terminal-open',
           vmId: vm.name,
           result: 'error',
           detail: `${data.type} ${code}${(e as { extra?: { details?: string } }).extra?.details ? ` ${(e as { extra: { details: string } }).extra.details}` : ''}`,
@@ -274,8 +273,9 @@ export function createTerminalBridge(
         })
         ctx.log.info('terminal session closed', { sessionId, vm: vm.name, type: session.type, reason: info.reason })
       })
+      // The core audits terminal-connect itself (who, VM, outcome); this line adds the session and target.
       hctx.audit({
-        action: 'terminal-connect',
+        action: 'terminal-open',
         vmId: vm.name,
         result: 'ok',
         detail: `${opened.detail} session ${sessionId}`,
