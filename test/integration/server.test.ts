@@ -349,6 +349,29 @@ describe('origin', () => {
   })
 })
 
+describe('DNS rebinding', () => {
+  it('a loopback server refuses requests and upgrades addressed to a foreign host name', async () => {
+    const get = (host: string) =>
+      new Promise<number>((ok, fail) => {
+        const req = httpRequest(`${srv.url}/api/health`, { headers: { Host: host } }, res => {
+          res.resume()
+          ok(res.statusCode ?? 0)
+        })
+        req.on('error', fail)
+        req.end()
+      })
+    const port = new URL(srv.url).port
+    expect(await get(`rebind.example:${port}`)).toBe(403)
+    expect(await get(`localhost:${port}`)).toBe(200)
+    expect(await get(`127.0.0.1:${port}`)).toBe(200)
+    const ws = await upgrade(`${srv.wsUrl}?token=${goodToken}`, {
+      Host: `rebind.example:${port}`,
+      Origin: `http://rebind.example:${port}`,
+    })
+    expect(ws.status).toBe(403)
+  })
+})
+
 describe('permissions', () => {
   it('a viewer sending vm-control gets FORBIDDEN, written to the audit log', async () => {
     await srv.addUser('viewer1', 'viewer')

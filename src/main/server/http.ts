@@ -78,6 +78,8 @@ export interface HttpDeps {
   login(username: string, password: string, address: string): Promise<LoginOutcome>
   /** Origin allowed for state-changing requests (absent Origin = non-browser client). */
   originAllowed(req: IncomingMessage): boolean
+  /** Host header acceptable (DNS-rebinding guard for loopback binds). */
+  hostAllowed(req: IncomingMessage): boolean
   onError(err: unknown): void
 }
 
@@ -107,6 +109,8 @@ export function remoteAddress(req: IncomingMessage): string {
 
 export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!deps.hostAllowed(req))
+      return sendError(res, 403, 'FORBIDDEN', 'this server answers only to its loopback names (Host not allowed)')
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (url.pathname === ENDPOINTS.health) {
       if (req.method !== 'GET' && req.method !== 'HEAD')

@@ -161,6 +161,19 @@ function describeIssue(issues: readonly { path: PropertyKey[]; message: string }
   return { field, message: `${field}: ${issue?.message ?? 'invalid value'}` }
 }
 
+/** localhost, *.localhost, 127.0.0.0/8, ::1 (also IPv4-mapped). */
+export function isLoopbackName(name: string): boolean {
+  const h = name.replace(/^\[|\]$/g, '').toLowerCase()
+  return (
+    h === 'localhost' ||
+    h.endsWith('.localhost') ||
+    /^127\.\d+\.\d+\.\d+$/.test(h) ||
+    h === '::1' ||
+    /^::ffff:127\./.test(h) ||
+    /^::ffff:7f/.test(h)
+  )
+}
+
 /** Thrown by a step that has already sent its own error reply. */
 const ANSWERED = Symbol('answered')
 
@@ -276,6 +289,31 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (allowOrigins.has(o)) return true
     const hostHeader = req.headers.host
     return !!hostHeader && o === normalizeOrigin(`${ownScheme}://${hostHeader}`)
+  }
+
+  // A server bound to loopback answers only to loopback host names: a web page
+  // whose DNS name was re-pointed at 127.0.0.1 (DNS rebinding) is same-origin
+  // with itself, so the Origin check alone would not stop it.
+  const loopbackBind = isLoopbackName(host)
+  const allowedHostnames = new Set<string>()
+  for (const o of opts.allowOrigins ?? []) {
+    try {
+      allowedHostnames.add(new URL(o).hostname.toLowerCase())
+    } catch {
+      // Not a URL: only ever compared as an origin.
+    }
+  }
+  const hostAllowed = (req: IncomingMessage): boolean => {
+    if (!loopbackBind) return true
+    const h = req.headers.host
+    if (h === undefined) return true
+    let hostname: string
+    try {
+      hostname = new URL(`http://${h}`).hostname.toLowerCase()
+    } catch {
+      return false
+    }
+    return isLoopbackName(hostname) || allowedHostnames.has(hostname)
   }
 
   // ------------------------------------------------------------------ login
@@ -662,6 +700,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // A module-level listener: a closure here would keep this upgrade's request alive with the socket.
     socket.on('error', destroyOnError)
     if (closing) return rejectUpgrade(socket, 503, 'INTERNAL_ERROR', 'the server is shutting down')
+    if (!hostAllowed(req))
+      return rejectUpgrade(
+        socket,
+        403,
+        'FORBIDDEN',
+        'this server answers only to its loopback names (Host not allowed)',
+      )
     if (!originAllowed(req)) {
       log.warn('refused a cross-origin WebSocket upgrade', { origin: req.headers.origin, remote: remoteAddress(req) })
       return rejectUpgrade(
@@ -706,6 +751,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     health,
     login,
     originAllowed,
+    hostAllowed,
     onError: err => log.error('HTTP handler failed', { error: String(err) }),
   })
   const server: Server = opts.tls
