@@ -172,6 +172,14 @@ describe.skipIf(!guestImagesReady())('SSH terminal sessions', () => {
     })
   })
 
+  it('reports a shell killed by a signal with the signal name', async () => {
+    const r = await open(client, VM)
+    await client.request('terminal-input', { vmId: VM, sessionId: r.sessionId, input: 'kill -KILL $$\n' })
+    const closed = await view.waitClosed(r.sessionId)
+    expect(closed).toMatchObject({ vmId: VM, sessionId: r.sessionId, signal: 'SIGKILL', reason: 'exit' })
+    expect(closed.exitCode).toBeUndefined()
+  })
+
   it('accepts a private key, and refuses a wrong password with TERMINAL_AUTH_FAILED', async () => {
     const r = await client.request<TerminalConnectResponseData>('terminal-connect', {
       vmId: VM,
