@@ -153,6 +153,15 @@ describe('auth', () => {
     await c.close()
   })
 
+  it('mintToken gives the expiry the token carries', async () => {
+    const { token, expiresAt } = await srv.server.mintToken('admin1', 600)
+    const c = await connect(srv.wsUrl, token)
+    const r = await c.request<{ expiresAt: string }>('auth', { token })
+    expect(r.expiresAt).toBe(expiresAt)
+    expect(Date.parse(expiresAt) - Date.now()).toBeGreaterThan(590_000)
+    await c.close()
+  })
+
   it('no token: every message gets UNAUTHORIZED with its id, and the socket is closed after the auth timeout', async () => {
     const c = await connect(srv.wsUrl)
     const err = await expectReplyError(c.request('subscribe', { topic: 'vm-status-all' }))

@@ -93,6 +93,8 @@ export interface RunningServer {
   broadcast: Broadcast
   /** Mints a token for an existing user; ttl in seconds or as "12h" / "30m" / "7d". */
   issueToken(username: string, ttl?: number | string): Promise<string>
+  /** Like issueToken, also giving the expiry the token carries (ISO 8601). */
+  mintToken(username: string, ttl?: number | string): Promise<{ token: string; expiresAt: string }>
   /** Open API sockets (authenticated or not). */
   connectionCount(): number
   close(): Promise<void>
@@ -822,6 +824,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const wsUrl = `${ownScheme === 'https' ? 'wss' : 'ws'}://${urlHost}:${port}${ENDPOINTS.ws}`
   log.info('VoidVM server started', { url, dataDir, bridges: bridges.map(b => b.name) })
 
+  const mint = async (username: string, ttl?: number | string): Promise<{ token: string; expiresAt: string }> => {
+    await users.refresh()
+    const user = users.get(username)
+    if (!user) throw new Error(`no user named '${username}'`)
+    const seconds = ttl === undefined ? DEFAULT_TOKEN_TTL_SECONDS : typeof ttl === 'number' ? ttl : parseTtl(ttl)
+    return tokens.issue(user, seconds)
+  }
+
   return {
     url,
     wsUrl,
@@ -831,13 +841,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     users,
     bridges,
     broadcast,
-    async issueToken(username: string, ttl?: number | string): Promise<string> {
-      await users.refresh()
-      const user = users.get(username)
-      if (!user) throw new Error(`no user named '${username}'`)
-      const seconds = ttl === undefined ? DEFAULT_TOKEN_TTL_SECONDS : typeof ttl === 'number' ? ttl : parseTtl(ttl)
-      return (await tokens.issue(user, seconds)).token
-    },
+    issueToken: async (username: string, ttl?: number | string) => (await mint(username, ttl)).token,
+    mintToken: mint,
     connectionCount: () => conns.size,
     async close(): Promise<void> {
       if (closing) return
