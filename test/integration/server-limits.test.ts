@@ -179,6 +179,24 @@ describe('session caps', () => {
   })
 })
 
+describe('sockets waiting to authenticate', () => {
+  it('are capped server-wide: the next upgrade without a token gets 503, one with a token still connects', async () => {
+    const srv = await startTestServer({ bridges: [], limits: { maxUnauthenticatedSockets: 3 } })
+    servers.push(srv)
+    await srv.addUser('u', 'viewer')
+    const token = await srv.tokenFor('u')
+    const waiting = await Promise.all([connect(srv.wsUrl), connect(srv.wsUrl), connect(srv.wsUrl)])
+    const refused = await connect(srv.wsUrl).catch((e: { statusCode?: number }) => e)
+    expect((refused as { statusCode?: number }).statusCode).toBe(503)
+    const withToken = await connect(srv.wsUrl, token)
+    expect(await withToken.request('unsubscribe', { topic: 'vm-status' })).toEqual({ topic: 'vm-status' })
+    // Once one of them authenticates, there is room again.
+    await waiting[0]?.request('auth', { token })
+    const next = await connect(srv.wsUrl)
+    await Promise.all([...waiting, withToken, next].map(c => c?.close()))
+  })
+})
+
 describe('TLS', () => {
   it('with a certificate the server speaks HTTPS and WSS', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'voidvm-tls-'))

@@ -387,6 +387,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   const authTimers = new WeakMap<Connection, NodeJS.Timeout>()
+  /** Sockets connected without a token and not yet authenticated. */
+  const unauthenticated = new Set<Connection>()
 
   const setAuth = (conn: Connection, v: VerifiedToken): void => {
     conn.auth = {
@@ -396,6 +398,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     const t = authTimers.get(conn)
     if (t) clearTimeout(t)
+    unauthenticated.delete(conn)
   }
 
   const authPending = new WeakMap<Connection, Promise<void>>()
@@ -672,7 +675,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     })
     conns.add(conn)
     if (verified) setAuth(conn, verified)
-    else
+    else unauthenticated.add(conn)
+    if (!verified)
       authTimers.set(
         conn,
         setTimeout(() => {
@@ -689,6 +693,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ws.on('error', err => log.debug('socket error', { conn: conn.id, error: err.message }))
     ws.on('close', () => {
       conns.delete(conn)
+      unauthenticated.delete(conn)
       const t = authTimers.get(conn)
       if (t) clearTimeout(t)
       conn.dispose()
@@ -731,6 +736,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           return rejectUpgrade(socket, 401, 'UNAUTHORIZED', reason)
         }
       }
+      if (!verified && unauthenticated.size >= limits.maxUnauthenticatedSockets)
+        return rejectUpgrade(
+          socket,
+          503,
+          'RATE_LIMITED',
+          'too many connections waiting to authenticate; retry later or connect with ?token=',
+        )
       if (socket.destroyed) return
       wss.handleUpgrade(req, socket, head, ws => onConnection(ws, socket, req, verified))
       return

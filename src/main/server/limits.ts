@@ -21,6 +21,8 @@ export interface Limits {
   subscriptionsPerSocket: number
   /** A socket that has not authenticated by then is closed (1008). */
   authTimeoutMs: number
+  /** Sockets still waiting to authenticate, server-wide; more upgrades without ?token= get HTTP 503. */
+  maxUnauthenticatedSockets: number
   /** Ping interval; a peer that missed one pong by the next ping is dropped. */
   heartbeatMs: number
   /** Above this many queued bytes, latest-wins pushes are held back (only the newest per key is kept). */
@@ -48,6 +50,7 @@ export const DEFAULT_LIMITS: Limits = {
   terminalSessionsPerSocket: 8,
   subscriptionsPerSocket: 1024,
   authTimeoutMs: 10_000,
+  maxUnauthenticatedSockets: 512,
   heartbeatMs: 30_000,
   latestWinsHighWater: 256 * 1024,
   drainLowWater: 64 * 1024,

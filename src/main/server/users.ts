@@ -8,7 +8,7 @@
  * and `user remove` revoke the tokens of a running server.
  */
 import { randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto'
-import { readFile, stat } from 'node:fs/promises'
+import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ROLES, type Role } from '../../shared/protocol.js'
 import { ensureDataDir, writeFileAtomic } from './datadir.js'
@@ -162,8 +162,29 @@ export class UserStore {
   static async open(dataDir: string): Promise<UserStore> {
     await ensureDataDir(dataDir)
     const store = new UserStore(dataDir)
+    await store.removeStaleTempFiles()
     await store.refresh()
     return store
+  }
+
+  /** Temp files of writers that died mid-write (their pid is gone) are removed. */
+  private async removeStaleTempFiles(): Promise<void> {
+    const names = await readdir(this.dataDir).catch(() => [] as string[])
+    for (const name of names) {
+      const m = /^\.users\.json\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name)
+      if (!m) continue
+      const pid = Number(m[1])
+      let alive = pid === process.pid
+      if (!alive) {
+        try {
+          process.kill(pid, 0)
+          alive = true
+        } catch (err) {
+          alive = (err as NodeJS.ErrnoException).code === 'EPERM'
+        }
+      }
+      if (!alive) await rm(join(this.dataDir, name), { force: true })
+    }
   }
 
   /** Re-reads the file if it changed on disk. Returns true when it did. */
