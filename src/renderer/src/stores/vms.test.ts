@@ -159,3 +159,14 @@ describe('selectVmIds', () => {
     expect(selectVmIds(byId, 'nothing', 'name', false)).toEqual([])
   })
 })
+
+describe('list windowing', () => {
+  it('renders only the rows in view plus a small overscan', async () => {
+    const { visibleRange, ROW_HEIGHT } = await import('../views/VmList')
+    expect(visibleRange(200, 0, 10 * ROW_HEIGHT)).toEqual([0, 13])
+    expect(visibleRange(200, 100 * ROW_HEIGHT, 10 * ROW_HEIGHT)).toEqual([97, 113])
+    expect(visibleRange(200, 195 * ROW_HEIGHT, 10 * ROW_HEIGHT)).toEqual([192, 200])
+    expect(visibleRange(3, 0, 900)).toEqual([0, 3])
+    expect(visibleRange(0, 0, 900)).toEqual([0, 0])
+  })
+})

@@ -2,7 +2,7 @@
  * The VM list. Each row subscribes to its own VM, and rows are memoised, so a
  * batch of 200 status pushes re-renders each row once per frame and nothing else.
  */
-import { memo, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react'
+import { memo, useCallback, useDeferredValue, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import type { Role } from '../../../shared/protocol'
 import { ActionButtons } from '../components/ActionButtons'
@@ -16,6 +16,16 @@ import { navigate } from '../stores/ui'
 import { historyOf, selectVmIds, useVmStore, type SortKey } from '../stores/vms'
 
 const SPARK_POINTS = 60
+/** Fixed row height (px, matches .vm-row in styles.css): the list renders only the rows in view. */
+export const ROW_HEIGHT = 52
+const OVERSCAN = 3
+
+/** The slice of rows to render for a scroll position; pure, so it is unit-tested. */
+export function visibleRange(count: number, scrollTop: number, viewHeight: number): [number, number] {
+  const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN)
+  const last = Math.min(count, Math.ceil((scrollTop + Math.max(viewHeight, ROW_HEIGHT)) / ROW_HEIGHT) + OVERSCAN)
+  return [first, Math.max(first, last)]
+}
 const COLUMNS: { key: SortKey; cls: string }[] = [
   { key: 'name', cls: 'col-name' },
   { key: 'status', cls: 'col-status' },
@@ -25,16 +35,47 @@ const COLUMNS: { key: SortKey; cls: string }[] = [
   { key: 'disk', cls: 'col-disk' },
 ]
 
+/**
+ * Row strings, translated once per language: i18next lookups were the largest
+ * single cost of re-rendering rows at 1 Hz.
+ */
+interface RowLabels {
+  open: (vm: string) => string
+  cpuTrend: (vm: string, value: string) => string
+  memTrend: (vm: string, value: string) => string
+  vcpus: (n: number) => string
+}
+
+function makeLabels(t: (key: string, o?: Record<string, unknown>) => string): RowLabels {
+  const VM = '\u0000'
+  const VAL = '\u0001'
+  const fill =
+    (tpl: string) =>
+    (vm: string, value = '') =>
+      tpl.replace(VM, vm).replace(VAL, value)
+  const vcpus = new Map<number, string>()
+  return {
+    open: fill(t('list.open', { vm: VM })),
+    cpuTrend: fill(t('list.cpuTrend', { vm: VM, value: VAL })),
+    memTrend: fill(t('list.memTrend', { vm: VM, value: VAL })),
+    vcpus: n => {
+      let v = vcpus.get(n)
+      if (v === undefined) vcpus.set(n, (v = t('list.vcpus', { count: n })))
+      return v
+    },
+  }
+}
+
 interface RowProps {
   id: string
   selected: boolean
   role: Role | undefined
   colors: ChartColors
+  labels: RowLabels
   onSelect: (id: string) => void
 }
 
-const VmRow = memo(function VmRow({ id, selected, role, colors, onSelect }: RowProps) {
-  const { t } = useTranslation()
+const VmRow = memo(function VmRow({ id, selected, role, colors, labels, onSelect }: RowProps) {
   const vm = useVmStore(s => s.byId[id])
   const pending = useVmStore(s => s.pending[id])
   if (!vm) return null
@@ -58,12 +99,12 @@ const VmRow = memo(function VmRow({ id, selected, role, colors, onSelect }: RowP
             e.stopPropagation()
             navigate('vm', id, 'overview')
           }}
-          aria-label={t('list.open', { vm: vm.name })}
+          aria-label={labels.open(vm.name)}
         >
           {vm.name}
         </button>
         <span className="vm-sub">
-          {t('list.vcpus', { count: vm.vcpus })} · {formatKiB(vm.memoryKiB)}
+          {labels.vcpus(vm.vcpus)} · {formatKiB(vm.memoryKiB)}
         </span>
       </td>
       <td className="col-status">
@@ -75,7 +116,7 @@ const VmRow = memo(function VmRow({ id, selected, role, colors, onSelect }: RowP
             values={cpu}
             color={colors.cpu}
             max={100}
-            label={t('list.cpuTrend', { vm: vm.name, value: formatPercent(vm.cpu) })}
+            label={labels.cpuTrend(vm.name, formatPercent(vm.cpu))}
           />
           <span className="num">{live ? formatPercent(vm.cpu) : '–'}</span>
         </div>
@@ -86,7 +127,7 @@ const VmRow = memo(function VmRow({ id, selected, role, colors, onSelect }: RowP
             values={mem}
             color={colors.mem}
             max={100}
-            label={t('list.memTrend', { vm: vm.name, value: formatPercent(vm.memory) })}
+            label={labels.memTrend(vm.name, formatPercent(vm.memory))}
           />
           <span className="num">{live ? formatPercent(vm.memory) : '–'}</span>
         </div>
@@ -106,8 +147,52 @@ const VmRow = memo(function VmRow({ id, selected, role, colors, onSelect }: RowP
   )
 })
 
-export function VmList() {
+/** The header row; memoised so the 1 Hz updates don't re-translate it. */
+const ListHead = memo(function ListHead({
+  sort,
+  desc,
+  onSort,
+}: {
+  sort: SortKey
+  desc: boolean
+  onSort: (k: SortKey) => void
+}) {
   const { t } = useTranslation()
+  return (
+    <thead>
+      <tr>
+        {COLUMNS.map(c => (
+          <th
+            key={c.key}
+            className={c.cls}
+            scope="col"
+            aria-sort={sort === c.key ? (desc ? 'descending' : 'ascending') : 'none'}
+          >
+            <button
+              type="button"
+              className="sort"
+              onClick={() => onSort(c.key)}
+              title={t('list.sortBy', { column: t(`list.col.${c.key}`) })}
+            >
+              {t(`list.col.${c.key}`)}
+              <span className="sort-arrow" aria-hidden="true">
+                {sort === c.key ? (desc ? '▼' : '▲') : ''}
+              </span>
+            </button>
+          </th>
+        ))}
+        <th className="col-actions" scope="col">
+          {t('list.col.actions')}
+        </th>
+      </tr>
+    </thead>
+  )
+})
+
+export function VmList() {
+  const { t, i18n } = useTranslation()
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const labels = useMemo(() => makeLabels(t), [t, i18n.language])
   const byId = useVmStore(s => s.byId)
   const loaded = useVmStore(s => s.loaded)
   const role = useSessionStore(s => s.user?.role)
@@ -118,6 +203,8 @@ export function VmList() {
   const [selected, setSelected] = useState<string | null>(null)
   const deferredFilter = useDeferredValue(filter)
   const filterRef = useRef<HTMLInputElement>(null)
+  const scroller = useRef<HTMLDivElement>(null)
+  const [view, setView] = useState({ top: 0, height: 900 })
 
   // Re-sorting on every sample is only needed for the live columns; by name
   // or state the order changes only when the set of VMs or a state changes.
@@ -165,17 +252,56 @@ export function VmList() {
     return () => window.removeEventListener('keydown', onKey)
   }, [ids, selected])
 
+  // Track the scroller's position and size (once per frame at most).
+  useLayoutEffect(() => {
+    const el = scroller.current
+    if (!el) return
+    let frame = 0
+    const read = () => {
+      frame = 0
+      setView(v =>
+        v.top === el.scrollTop && v.height === el.clientHeight ? v : { top: el.scrollTop, height: el.clientHeight },
+      )
+    }
+    const onScroll = () => {
+      if (!frame) frame = requestAnimationFrame(read)
+    }
+    read()
+    el.addEventListener('scroll', onScroll, { passive: true })
+    const ro = new ResizeObserver(onScroll)
+    ro.observe(el)
+    return () => {
+      el.removeEventListener('scroll', onScroll)
+      ro.disconnect()
+      if (frame) cancelAnimationFrame(frame)
+    }
+  }, [])
+
+  // Keep the keyboard selection in view (it may not be rendered yet).
   useEffect(() => {
-    if (selected) document.querySelector(`tr.selected`)?.scrollIntoView({ block: 'nearest' })
+    const el = scroller.current
+    const idx = selected ? ids.indexOf(selected) : -1
+    if (!el || idx < 0) return
+    const head = el.querySelector('thead')?.clientHeight ?? 0
+    const top = idx * ROW_HEIGHT
+    if (top < el.scrollTop) el.scrollTop = top
+    else if (top + ROW_HEIGHT > el.scrollTop + el.clientHeight - head)
+      el.scrollTop = top + ROW_HEIGHT - el.clientHeight + head
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [selected])
 
-  const sortBy = (k: SortKey) => {
-    if (k === sort) setDesc(d => !d)
-    else {
-      setSort(k)
-      setDesc(k !== 'name' && k !== 'status')
-    }
-  }
+  const [first, last] = visibleRange(ids.length, view.top, view.height)
+
+  const sortBy = useCallback(
+    (k: SortKey) => {
+      if (k === sort) setDesc(d => !d)
+      else {
+        setSort(k)
+        setDesc(k !== 'name' && k !== 'status')
+      }
+    },
+    [sort],
+  )
 
   return (
     <section className="view view-list" aria-labelledby="vm-list-title">
@@ -202,39 +328,25 @@ export function VmList() {
           <kbd aria-hidden="true">/</kbd>
         </label>
       </header>
-      <div className="table-wrap">
-        <table className="vm-table" aria-labelledby="vm-list-title">
-          <thead>
-            <tr>
-              {COLUMNS.map(c => (
-                <th
-                  key={c.key}
-                  className={c.cls}
-                  scope="col"
-                  aria-sort={sort === c.key ? (desc ? 'descending' : 'ascending') : 'none'}
-                >
-                  <button
-                    type="button"
-                    className="sort"
-                    onClick={() => sortBy(c.key)}
-                    title={t('list.sortBy', { column: t(`list.col.${c.key}`) })}
-                  >
-                    {t(`list.col.${c.key}`)}
-                    <span className="sort-arrow" aria-hidden="true">
-                      {sort === c.key ? (desc ? '▼' : '▲') : ''}
-                    </span>
-                  </button>
-                </th>
-              ))}
-              <th className="col-actions" scope="col">
-                {t('list.col.actions')}
-              </th>
-            </tr>
-          </thead>
+      <div className="table-wrap" ref={scroller}>
+        <table className="vm-table" aria-labelledby="vm-list-title" aria-rowcount={ids.length + 1} data-total={total}>
+          <ListHead sort={sort} desc={desc} onSort={sortBy} />
           <tbody>
-            {ids.map(id => (
-              <VmRow key={id} id={id} selected={id === selected} role={role} colors={colors} onSelect={setSelected} />
+            {first > 0 && <tr className="spacer-row" style={{ height: first * ROW_HEIGHT }} aria-hidden="true" />}
+            {ids.slice(first, last).map(id => (
+              <VmRow
+                key={id}
+                id={id}
+                selected={id === selected}
+                role={role}
+                colors={colors}
+                labels={labels}
+                onSelect={setSelected}
+              />
             ))}
+            {last < ids.length && (
+              <tr className="spacer-row" style={{ height: (ids.length - last) * ROW_HEIGHT }} aria-hidden="true" />
+            )}
           </tbody>
         </table>
         {ids.length === 0 && (
