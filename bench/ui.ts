@@ -67,7 +67,7 @@ const fmt = (x: number) => x.toFixed(2)
 async function trace(page: Page, seconds: number): Promise<TraceEvent[]> {
   const cdp = await page.context().newCDPSession(page)
   const events: TraceEvent[] = []
-  cdp.on('Tracing.dataCollected', e => events.push(...(e.value as TraceEvent[])))
+  cdp.on('Tracing.dataCollected', e => events.push(...(e.value as unknown as TraceEvent[])))
   const done = new Promise<void>(ok => cdp.once('Tracing.tracingComplete', () => ok()))
   await cdp.send('Tracing.start', {
     transferMode: 'ReportEvents',
@@ -203,8 +203,8 @@ async function measure(
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
   await context.addInitScript(
     ({ batch, url, token: tok }) => {
-      ;(window as unknown as { __VOIDVM_PERF__: { batch: boolean } }).__VOIDVM_PERF__ = { batch }
-      localStorage.setItem(
+      ;(globalThis as unknown as { __VOIDVM_PERF__: { batch: boolean } }).__VOIDVM_PERF__ = { batch }
+      ;(globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem(
         'voidvm.login',
         JSON.stringify({
           url,

@@ -33,6 +33,15 @@ const pageErrors: string[] = []
 const row = (p: Page, name: string) => p.locator(`tr[data-vm="${name}"]`)
 const badge = (p: Page, name: string) => row(p, name).getByTestId('vm-status')
 
+/** The slice of a canvas element the pixel checks use (this file compiles without the DOM lib). */
+interface Canvas2D {
+  width: number
+  height: number
+  getContext(
+    kind: '2d',
+  ): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null
+}
+
 async function shot(p: Page, name: string): Promise<void> {
   await p.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: false })
 }
@@ -147,7 +156,8 @@ test('the VM detail draws the live CPU chart', async () => {
     .toBeGreaterThanOrEqual(4)
   // The booting guest uses CPU: the plotted line must leave the zero line and paint blue pixels.
   const painted = () =>
-    cpu.locator('canvas').evaluate((c: HTMLCanvasElement) => {
+    cpu.locator('canvas').evaluate((el: unknown) => {
+      const c = el as Canvas2D
       const ctx = c.getContext('2d')
       if (!ctx) return 0
       const d = ctx.getImageData(0, 0, c.width, c.height).data
@@ -179,7 +189,8 @@ test('the console shows the guest screen, and pasted text reaches the guest as k
   await expect
     .poll(
       () =>
-        canvas.evaluate((c: HTMLCanvasElement) => {
+        canvas.evaluate((el: unknown) => {
+          const c = el as Canvas2D
           const ctx = c.getContext('2d')
           if (!ctx || c.width === 0) return 0
           const d = ctx.getImageData(0, 0, c.width, c.height).data
