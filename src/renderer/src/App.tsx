@@ -2,7 +2,7 @@
  * The app shell: connection screen until a session is open, then the sidebar
  * (views, connection state, user, theme and language) around the current view.
  */
-import { useEffect, useRef, useState } from 'react'
+import { lazy, Suspense, useEffect, useRef, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import { ConfirmDialog } from './components/ConfirmDialog'
 import { Dialog } from './components/Dialog'
@@ -26,7 +26,7 @@ import {
 import { ConnectView, Logo } from './views/ConnectView'
 import { EventsView } from './views/EventsView'
 import { HostView } from './views/HostView'
-import { TerminalsView } from './views/Terminals'
+const TerminalsView = lazy(() => import('./views/Terminals').then(m => ({ default: m.TerminalsView })))
 import { VmDetail } from './views/VmDetail'
 import { VmList } from './views/VmList'
 
@@ -173,7 +173,11 @@ function Shell() {
         {view === 'vm' && vmId && <VmDetail vmId={vmId} />}
         {view === 'host' && <HostView />}
         {view === 'events' && <EventsView />}
-        {view === 'terminals' && <TerminalsView />}
+        {view === 'terminals' && (
+          <Suspense fallback={<p className="empty">{t('common.loading')}</p>}>
+            <TerminalsView />
+          </Suspense>
+        )}
       </main>
       <ConfirmDialog />
       <ShortcutsDialog />

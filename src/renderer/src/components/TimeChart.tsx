@@ -58,7 +58,8 @@ export function TimeChart({
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
-      legend: { show: true, live: true },
+      // Our own legend (below) shows the latest values; uPlot's would show the hovered ones.
+      legend: { show: false },
       cursor: { drag: { x: false, y: false }, points: { size: 6 } },
       scales: {
         x: {
@@ -106,7 +107,18 @@ export function TimeChart({
 
   return (
     <figure className="chart" aria-label={title}>
-      <figcaption>{title}</figcaption>
+      <figcaption>
+        <span className="chart-title">{title}</span>
+        <span className="chart-legend">
+          {series.map(s => (
+            <span key={s.label} className="legend-item">
+              <span className="swatch" style={{ background: s.color }} aria-hidden="true" />
+              {s.label}
+              <b>{s.values.length ? format(s.values[s.values.length - 1] ?? 0) : '–'}</b>
+            </span>
+          ))}
+        </span>
+      </figcaption>
       <div ref={box} className="chart-box" data-points={time.length} />
     </figure>
   )

@@ -27,5 +27,5 @@ export function formatPercent(p: number): string {
 
 export function formatTime(iso: string | number, locale?: string): string {
   const d = new Date(iso)
-  return d.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  return d.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false })
 }

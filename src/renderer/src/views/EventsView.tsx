@@ -4,11 +4,15 @@ import { useTranslation } from 'react-i18next'
 import { describeEvent } from '../i18n'
 import { formatTime } from '../lib/format'
 import { clearEvents, markRead, useEventStore } from '../stores/events'
+import { useSessionStore } from '../stores/session'
 import { navigate } from '../stores/ui'
 
 export function EventsView() {
   const { t, i18n } = useTranslation()
   const events = useEventStore(s => s.events)
+  const me = useSessionStore(s => s.user)
+  // The server names the acting user by id; ours we can name, others are shortened.
+  const who = (id: string) => (me && id === me.userId ? me.username : id.length > 12 ? id.slice(0, 8) : id)
   useEffect(() => {
     markRead()
   }, [events])
@@ -34,7 +38,7 @@ export function EventsView() {
                   {e.vmId}
                 </button>
               )}
-              {e.userId && <span className="muted">{t('events.by', { user: e.userId })}</span>}
+              {e.userId && <span className="muted">{t('events.by', { user: who(e.userId) })}</span>}
             </li>
           ))}
         </ol>

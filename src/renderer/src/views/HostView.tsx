@@ -58,7 +58,8 @@ export function HostView() {
                   <div className="core-bar">
                     <div className="core-fill" style={{ height: `${Math.min(100, Math.max(0, c))}%` }} />
                   </div>
-                  <span className="core-label">{i}</span>
+                  <span className="core-label">{formatPercent(c)}</span>
+                  <span className="core-label">{t('host.core', { n: i })}</span>
                 </div>
               ))}
             </div>

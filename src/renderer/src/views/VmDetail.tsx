@@ -1,4 +1,5 @@
 /** One VM: live charts and facts, its console, and its terminal tabs. */
+import { lazy, Suspense } from 'react'
 import { useTranslation } from 'react-i18next'
 import { ActionButtons } from '../components/ActionButtons'
 import { Icon } from '../components/Icon'
@@ -9,8 +10,9 @@ import { useChartColors } from '../lib/theme'
 import { useSessionStore } from '../stores/session'
 import { navigate, useUiStore, type VmTab } from '../stores/ui'
 import { historyOf, useVmStore } from '../stores/vms'
-import { ConsoleView } from './ConsoleView'
-import { VmTerminals } from './Terminals'
+// The console (noVNC) and terminals (xterm.js) load on first use, keeping start-up light.
+const ConsoleView = lazy(() => import('./ConsoleView').then(m => ({ default: m.ConsoleView })))
+const VmTerminals = lazy(() => import('./Terminals').then(m => ({ default: m.VmTerminals })))
 
 const TABS: { id: VmTab; icon: string }[] = [
   { id: 'overview', icon: 'vms' },
@@ -86,8 +88,10 @@ export function VmDetail({ vmId }: { vmId: string }) {
       </div>
       <div className="tab-panel" role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
         {tab === 'overview' && <Overview vmId={vmId} />}
-        {tab === 'console' && <ConsoleView vmId={vmId} />}
-        {tab === 'terminal' && <VmTerminals vmId={vmId} />}
+        <Suspense fallback={<p className="empty">{t('common.loading')}</p>}>
+          {tab === 'console' && <ConsoleView vmId={vmId} />}
+          {tab === 'terminal' && <VmTerminals vmId={vmId} />}
+        </Suspense>
       </div>
     </section>
   )
