@@ -256,7 +256,7 @@ test('switching to 中文 translates the UI', async () => {
   await expect(page.getByRole('heading', { name: 'Virtual machines', level: 2 })).toBeVisible()
 })
 
-test('shutting down asks for confirmation, then the badge goes to stopped; the events feed records it', async () => {
+test('shutting down asks for confirmation, the badge goes to stopped, the console says off and comes back on start; the events feed records it', async () => {
   test.setTimeout(120_000)
   await row(page, GUEST)
     .getByRole('button', { name: `Shut down ${GUEST}` })
@@ -274,6 +274,11 @@ test('shutting down asks for confirmation, then the badge goes to stopped; the e
   await expect(page.getByTestId('console-state')).toHaveAttribute('data-phase', 'off')
   await expect(page.getByText('The VM is off. Start it to see its screen.').first()).toBeVisible()
   await shot(page, '12b-console-off')
+  // Started again, the console comes back by itself.
+  await page.getByRole('toolbar', { name: 'Actions' }).getByRole('button', { name: 'Start', exact: true }).click()
+  await expect(page.getByTestId('console-state')).toHaveAttribute('data-phase', 'connected', { timeout: 30_000 })
+  await page.waitForTimeout(1500)
+  await shot(page, '12c-console-back')
   await page.getByRole('button', { name: /^Events/ }).click()
   await expect(page.locator(`li[data-event="vm-started"]`).filter({ hasText: GUEST }).first()).toBeVisible()
   await expect(page.locator(`li[data-event="vm-stopped"]`).filter({ hasText: GUEST }).first()).toBeVisible()
@@ -288,13 +293,19 @@ test('a viewer sees every action disabled', async ({ browser }) => {
     await login(p, viewer)
     await expect(p.getByTestId('role')).toHaveText('Viewer')
     await expect(row(p, GUEST)).toBeVisible({ timeout: 15_000 })
-    await expect(row(p, GUEST).getByRole('button', { name: `Start ${GUEST}` })).toBeDisabled()
+    // Whatever the VM's state, none of the row's action buttons can be pressed.
+    await expect(row(p, GUEST).getByRole('button', { name: `Shut down ${GUEST}` })).toBeDisabled()
+    expect(await row(p, GUEST).locator('button[data-action]').count()).toBeGreaterThan(0)
+    await expect(row(p, GUEST).locator('button[data-action]:not([disabled])')).toHaveCount(0)
     await row(p, GUEST)
       .getByRole('button', { name: `Open ${GUEST}` })
       .click()
     const bar = p.getByRole('toolbar', { name: 'Actions' })
     for (const name of ['Start', 'Shut down', 'Force off', 'Reboot', 'Reset', 'Pause', 'Resume'])
       await expect(bar.getByRole('button', { name, exact: true })).toBeDisabled()
+    await p.getByRole('tab', { name: 'Console' }).click()
+    await expect(p.getByText('View only: your role cannot type into the console.')).toBeVisible()
+    await expect(p.getByRole('button', { name: 'Paste as keystrokes' })).toBeDisabled()
     await p.getByRole('tab', { name: 'Terminal' }).click()
     await expect(p.getByRole('button', { name: 'New SSH tab' })).toBeDisabled()
     await expect(p.getByText('Your role (Viewer) cannot open terminals.')).toBeVisible()
