@@ -14,6 +14,7 @@
  * marks the end the same way, and reports the CPU time spent in between, so
  * every window holds exactly K ticks of work.
  */
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -98,19 +99,47 @@ const nextTick = () =>
     const cb = () => (tickListeners.delete(cb), ok())
     tickListeners.add(cb)
   })
+/** Write syscalls so far (Linux /proc/self/io), to compare how the two servers batch their writes. */
+function syscw(): number {
+  try {
+    return Number(/^syscw:\s+(\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? NaN)
+  } catch {
+    return NaN
+  }
+}
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
-/** K whole ticks: start and end 500 ms after a tick, when its burst has been written. */
+/**
+ * K whole ticks: starts and ends 500 ms after a tick; CPU time and wall time
+ * are also taken at every tick boundary in between, for per-tick figures.
+ */
 async function measureTicks(k: number): Promise<void> {
   await nextTick()
   await sleep(500)
+  const io0 = syscw()
   const c0 = process.cpuUsage()
   const t0 = performance.now()
   send({ mark: 'start' })
-  for (let i = 0; i < k; i++) await nextTick()
+  const perTick: { cpuMs: number; wallMs: number }[] = []
+  let last = { c: c0, t: t0 }
+  for (let i = 0; i < k; i++) {
+    await nextTick()
+    const c = process.cpuUsage()
+    const t = performance.now()
+    if (i > 0) perTick.push({ cpuMs: (c.user - last.c.user + c.system - last.c.system) / 1000, wallMs: t - last.t })
+    last = { c, t }
+  }
   await sleep(500)
   const c = process.cpuUsage(c0)
-  send({ mark: 'end', cpuMs: (c.user + c.system) / 1000, wallMs: performance.now() - t0, ticks: k })
+  send({
+    mark: 'end',
+    cpuMs: (c.user + c.system) / 1000,
+    userMs: c.user / 1000,
+    wallMs: performance.now() - t0,
+    ticks: k,
+    perTick,
+    writeSyscalls: syscw() - io0,
+  })
 }
 
 process.on('message', (m: unknown) => {
