@@ -9,9 +9,11 @@
  * charged to that update. Dropped frames are counted separately (a rAF loop
  * would add its own work to the trace): frame intervals longer than one vsync.
  *
- * Peer, side by side: the same app with batching off (`naive`: one store
- * update and React render per pushed status), which is what a store wired
- * straight to the socket does.
+ * Peer, side by side: the same app wired the naive way (`naive`): the
+ * WebSocket on the main thread (one task per pushed status) and one store
+ * update and React render per push, which is what a store wired straight to
+ * the socket does. `voidvm` reads the socket in a worker that hands over each
+ * burst at once, and batches store updates per frame.
  */
 import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
@@ -110,6 +112,19 @@ function perUpdate(events: TraceEvent[]): number[] {
       if (hi > lo) busy += hi - lo
     }
     out.push(busy / 1000)
+    if (process.env.UI_BENCH_BREAKDOWN) {
+      const inWin = merged.filter(([a, b]) => b > start && a < Math.min(end, endTask)).map(([a, b]) => (b - a) / 1000)
+      inWin.sort((a, b) => b - a)
+      console.log(
+        `  update ${i}: ${inWin.length} tasks, largest ${inWin
+          .slice(0, 3)
+          .map(d => d.toFixed(1))
+          .join('/')} ms, rest ${inWin
+          .slice(3)
+          .reduce((a, b) => a + b, 0)
+          .toFixed(1)} ms`,
+      )
+    }
   }
   return out
 }
@@ -203,7 +218,10 @@ async function measure(
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
   await context.addInitScript(
     ({ batch, url, token: tok }) => {
-      ;(globalThis as unknown as { __VOIDVM_PERF__: { batch: boolean } }).__VOIDVM_PERF__ = { batch }
+      ;(globalThis as unknown as { __VOIDVM_PERF__: { batch: boolean; worker: boolean } }).__VOIDVM_PERF__ = {
+        batch,
+        worker: batch,
+      }
       ;(globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem(
         'voidvm.login',
         JSON.stringify({

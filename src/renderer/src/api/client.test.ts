@@ -82,6 +82,19 @@ describe('VoidVmClient', () => {
     expect(seen).toEqual(['a:running'])
   })
 
+  it('accepts messages the socket worker already parsed', () => {
+    const { client, sockets } = setup()
+    const seen: number[] = []
+    client.on('vm-status', d => seen.push(d.cpu))
+    client.connect()
+    const s = sockets[0]!
+    s.open()
+    s.acceptAuth()
+    s.onmessage?.({ data: { type: 'vm-status', data: { vmId: 'a', cpu: 42 }, timestamp: '' } })
+    s.onmessage?.({ data: 17 })
+    expect(seen).toEqual([42])
+  })
+
   it('reconnects with backoff after a drop, says the server is unreachable, and restores subscriptions', async () => {
     const { client, sockets, timers } = setup()
     client.connect()

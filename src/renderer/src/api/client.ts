@@ -296,13 +296,17 @@ export class VoidVmClient {
   }
 
   private onMessage(raw: unknown): void {
-    if (typeof raw !== 'string') return
     let msg: ServerMessage
-    try {
-      msg = JSON.parse(raw) as ServerMessage
-    } catch {
-      return
-    }
+    if (typeof raw === 'string') {
+      try {
+        msg = JSON.parse(raw) as ServerMessage
+      } catch {
+        return
+      }
+    } else if (raw && typeof raw === 'object') {
+      // Already parsed (the socket worker parses off the main thread).
+      msg = raw as ServerMessage
+    } else return
     if (!msg || typeof msg.type !== 'string') return
     if (msg.id !== undefined && msg.id !== null) {
       const p = this.pending.get(String(msg.id))

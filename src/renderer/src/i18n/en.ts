@@ -275,7 +275,7 @@ export const en = {
   },
   settings: {
     theme: 'Theme',
-    themeSystem: 'Follow system',
+    themeSystem: 'System theme',
     themeLight: 'Light',
     themeDark: 'Dark',
     language: 'Language',

@@ -6,6 +6,7 @@ import { create } from 'zustand'
 import type { AuthResponseData } from '../../../shared/protocol'
 import { VoidVmClient, type ConnectionSnapshot } from '../api/client'
 import { RequestError, type SocketFactory } from '../api/types'
+import { workerSocketFactory } from '../api/workerSocket'
 import { ACTION_REQUEST, type UiAction } from '../lib/permissions'
 import { load, save } from '../lib/storage'
 import { i18n, describeError, describeEvent } from '../i18n'
@@ -47,7 +48,9 @@ export interface StartOptions {
 
 export function startSession(server: ServerTarget, token: string, o: StartOptions = {}): VoidVmClient {
   endSession()
-  const c = new VoidVmClient({ baseUrl: server.url, token, socketFactory: o.socketFactory })
+  const perf = (globalThis as { __VOIDVM_PERF__?: { worker?: boolean } }).__VOIDVM_PERF__
+  const socketFactory = o.socketFactory ?? (perf?.worker === false ? undefined : workerSocketFactory())
+  const c = new VoidVmClient({ baseUrl: server.url, token, socketFactory })
   client = c
   useSessionStore.setState({ server, user: null })
   detach = [

@@ -1,0 +1,10 @@
+/** Messages between the page and the socket worker. */
+export type WorkerIn =
+  { op: 'open'; url: string } | { op: 'send'; data: string } | { op: 'close'; code?: number; reason?: string }
+
+export type WorkerOut =
+  | { kind: 'open' }
+  | { kind: 'error' }
+  | { kind: 'close'; code: number; reason: string }
+  /** Parsed server messages, in arrival order. */
+  | { kind: 'messages'; messages: unknown[] }
