@@ -60,6 +60,8 @@ interface Watcher {
 }
 
 const PENDING_TTL_MS = 120_000
+/** How long a grant decision is reused for pushes (the server re-checks every vm-status push anyway). */
+const VISIBLE_TTL_MS = 5_000
 
 export class HypervisorService implements VmDirectory {
   private readonly vms = new Map<string, VmEntry>()
@@ -70,6 +72,8 @@ export class HypervisorService implements VmDirectory {
   private tickTimer?: NodeJS.Timeout
   private resyncTimer?: NodeJS.Timeout
   private ticking = false
+  /** When the per-socket grant caches were last cleared (grants can change while sockets stay open). */
+  private visibleAt = 0
   private synced = false
   private syncing?: Promise<void>
   private closed = false
@@ -531,6 +535,10 @@ export class HypervisorService implements VmDirectory {
         entries.push(e)
       }
       this.ticks++
+      if (Date.now() - this.visibleAt > VISIBLE_TTL_MS) {
+        this.visibleAt = Date.now()
+        for (const w of this.watchers.values()) w.visible.clear()
+      }
       for (const w of this.watchers.values()) {
         for (let i = 0; i < entries.length; i++) {
           const e = entries[i] as VmEntry
