@@ -5,6 +5,9 @@
 import type { SocketFactory, SocketLike } from './types'
 import type { WorkerIn, WorkerOut } from './workerProtocol'
 
+/** Set when a worker could not run (e.g. a host that forbids workers): later sockets are plain. */
+let workerBroken = false
+
 class WorkerSocket implements SocketLike {
   readyState = 0
   onopen: ((ev: unknown) => void) | null = null
@@ -16,7 +19,10 @@ class WorkerSocket implements SocketLike {
   constructor(url: string) {
     this.worker = new Worker(new URL('./socket.worker.ts', import.meta.url), { type: 'module', name: 'voidvm-socket' })
     this.worker.onmessage = (e: MessageEvent<WorkerOut>) => this.receive(e.data)
-    this.worker.onerror = () => this.receive({ kind: 'close', code: 1006, reason: 'socket worker failed' })
+    this.worker.onerror = () => {
+      if (this.readyState === 0) workerBroken = true
+      this.receive({ kind: 'close', code: 1006, reason: 'socket worker failed' })
+    }
     this.post({ op: 'open', url })
   }
 
@@ -61,5 +67,13 @@ class WorkerSocket implements SocketLike {
 /** The worker-backed socket where Workers exist; undefined means "use a plain WebSocket". */
 export function workerSocketFactory(): SocketFactory | undefined {
   if (typeof Worker === 'undefined') return undefined
-  return url => new WorkerSocket(url)
+  return url => {
+    if (!workerBroken)
+      try {
+        return new WorkerSocket(url)
+      } catch {
+        workerBroken = true
+      }
+    return new WebSocket(url) as unknown as SocketLike
+  }
 }
