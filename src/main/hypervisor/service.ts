@@ -195,18 +195,22 @@ export class HypervisorService implements VmDirectory {
     return this.byUuid.get(ref.toLowerCase())
   }
 
-  private unavailable(): ApiError {
-    return new ApiError('HYPERVISOR_UNAVAILABLE', `no connection to libvirt right now; retry once it is back`)
+  private unavailable(vmId?: string): ApiError {
+    return new ApiError(
+      'HYPERVISOR_UNAVAILABLE',
+      'no connection to libvirt right now; the server reconnects by itself, retry once it is back',
+      vmId !== undefined ? { vmId } : {},
+    )
   }
 
   /** Looks a VM up at libvirt (fresh), mapping failures to API errors. */
   private async lookupDomain(ref: string): Promise<HvDomain> {
-    if (!this.client.connected) throw this.unavailable()
+    if (!this.client.connected) throw this.unavailable(ref)
     try {
       return await this.client.lookup(this.lookupName(ref) ?? ref)
     } catch (e) {
       if (isNotFound(e)) throw new ApiError('VM_NOT_FOUND', `no VM named or with UUID '${ref}'`, { vmId: ref })
-      if (!this.client.connected || isConnectionError(e)) throw this.unavailable()
+      if (!this.client.connected || isConnectionError(e)) throw this.unavailable(ref)
       throw e
     }
   }
@@ -220,7 +224,7 @@ export class HypervisorService implements VmDirectory {
       state = await this.client.state(d)
     } catch (e) {
       if (isNotFound(e)) throw new ApiError('VM_NOT_FOUND', `no VM named or with UUID '${vmRef}'`, { vmId: vmRef })
-      if (isConnectionError(e)) throw this.unavailable()
+      if (isConnectionError(e)) throw this.unavailable(vmRef)
       throw e
     }
     return { name: d.name, uuid: d.uuid, status: statusOf(state) }
@@ -269,7 +273,7 @@ export class HypervisorService implements VmDirectory {
       status = statusOf(await this.client.state(d))
     } catch (e) {
       if (isNotFound(e)) throw new ApiError('VM_NOT_FOUND', `no VM named or with UUID '${vmRef}'`, { vmId: vmRef })
-      if (isConnectionError(e)) throw this.unavailable()
+      if (isConnectionError(e)) throw this.unavailable(vmRef)
       throw e
     }
     const plan = planControl(d.name, action, force, status)
@@ -288,7 +292,7 @@ export class HypervisorService implements VmDirectory {
       await this.client.control(d, plan.op)
     } catch (e) {
       list.splice(list.indexOf(p), 1)
-      if (isConnectionError(e) || !this.client.connected) throw this.unavailable()
+      if (isConnectionError(e) || !this.client.connected) throw this.unavailable(d.name)
       if (isNotFound(e)) throw new ApiError('VM_NOT_FOUND', `no VM named or with UUID '${vmRef}'`, { vmId: vmRef })
       const details = e instanceof Error ? e.message : String(e)
       throw new ApiError(controlFailureCode(action), `libvirt could not ${action} VM ${d.name}`, {
@@ -404,7 +408,7 @@ export class HypervisorService implements VmDirectory {
       if (!this.synced && this.client.connected) await this.resync().catch(() => {})
       name = this.lookupName(vmRef)
       if (!name) {
-        if (!this.client.connected) throw this.unavailable()
+        if (!this.client.connected) throw this.unavailable(vmRef)
         name = (await this.lookupDomain(vmRef)).name
         if (!this.vms.has(name)) await this.resync().catch(() => {})
       }
