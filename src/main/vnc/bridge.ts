@@ -305,6 +305,13 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
     return true
   }
 
+  function injectOrRefuse(s: VncSession, e: Entry, groups: Buffer[][]): void {
+    if (!s.inject(groups))
+      throw new ApiError('RATE_LIMITED', `${s.queuedInput} typed characters are still queued; wait for them`, {
+        vmId: e.vmName,
+      })
+  }
+
   function input(data: ClientMessageData<'vnc-input'>, e: Entry): void {
     const s = e.session
     if (data.inputType === 'mouse') {
@@ -318,7 +325,7 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
           field: 'data.y',
           vmId: e.vmName,
         })
-      s.inject([[pointerEvent(data.x, data.y, data.buttons)]])
+      injectOrRefuse(s, e, [[pointerEvent(data.x, data.y, data.buttons)]])
     } else if (data.inputType === 'keyboard') {
       const keysym = keyToKeysym(data.key)
       if (keysym === undefined)
@@ -327,7 +334,7 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
           `data.key: unknown key "${data.key}"; use a KeyboardEvent.key value such as "Enter", "a", "ArrowLeft" or "F5"`,
           { field: 'data.key', vmId: e.vmName },
         )
-      s.inject([[keyEvent(keysym, data.down)]])
+      injectOrRefuse(s, e, [[keyEvent(keysym, data.down)]])
     } else {
       let presses
       try {
@@ -351,7 +358,12 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
         }
       }
       if (cur.length) groups.push(cur)
-      s.inject(groups)
+      if (!s.inject(groups))
+        throw new ApiError(
+          'RATE_LIMITED',
+          `data.text: ${s.queuedInput} characters are still being typed; wait for them before sending more`,
+          { field: 'data.text', vmId: e.vmName },
+        )
     }
   }
 
