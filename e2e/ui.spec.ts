@@ -314,3 +314,57 @@ test('a viewer sees every action disabled', async ({ browser }) => {
     await ctx.close()
   }
 })
+
+// The Electron preload cannot run here (no Electron binary); its API is stood in for by an
+// init script that hands over this real server's URL and a real token, as the main process does.
+test('desktop mode: the embedded server opens without a login; without one, saved servers are offered', async ({
+  browser,
+}) => {
+  const token = await server.token(admin.username)
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+  await ctx.addInitScript(
+    ({ url, tok }) => {
+      const local = location.hash !== '#no-local'
+      ;(globalThis as unknown as { voidvm: unknown }).voidvm = {
+        version: 'e2e',
+        getLocalServer: async () => (local ? { url, token: tok } : null),
+        listProfiles: async () => [{ id: 'p1', name: 'lab-host', url: 'https://lab.example:3000', hasToken: false }],
+        saveProfile: async (p: { name: string; url: string }) => ({
+          id: 'p2',
+          name: p.name,
+          url: p.url,
+          hasToken: true,
+        }),
+        removeProfile: async () => undefined,
+        getProfileToken: async () => null,
+        openExternal: async () => undefined,
+      }
+    },
+    { url: server.url, tok: token },
+  )
+  const p = await ctx.newPage()
+  try {
+    await p.goto(server.url)
+    await expect(p.getByTestId('connection-state')).toHaveAttribute('data-state', 'open', { timeout: 15_000 })
+    await expect(p.getByTestId('role')).toHaveText('Administrator')
+    await expect(row(p, GUEST)).toBeVisible({ timeout: 15_000 })
+    // The local session has no sign-out: there is nothing to sign out of.
+    await expect(p.getByRole('button', { name: 'Sign out' })).toHaveCount(0)
+    await shot(p, '15-desktop-local')
+    // No embedded server: the saved servers and the "add a server" form; adding one signs in and connects.
+    await p.goto(`${server.url}/#no-local`)
+    await p.reload()
+    await expect(p.getByRole('heading', { name: 'Saved servers' })).toBeVisible()
+    await expect(p.getByText('lab-host')).toBeVisible()
+    await p.getByLabel('Name', { exact: true }).fill('this host')
+    await p.getByLabel('Server address').fill(server.url)
+    await p.getByLabel('Username').fill(admin.username)
+    await p.getByLabel('Password').fill(admin.password)
+    await shot(p, '16-desktop-connections')
+    await p.getByRole('button', { name: 'Sign in' }).click()
+    await expect(p.getByTestId('connection-state')).toHaveAttribute('data-state', 'open', { timeout: 15_000 })
+    await expect(p.getByTestId('connection-state')).toContainText('this host')
+  } finally {
+    await ctx.close()
+  }
+})
