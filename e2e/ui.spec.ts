@@ -324,7 +324,7 @@ test('desktop mode: the embedded server opens without a login; without one, save
   const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } })
   await ctx.addInitScript(
     ({ url, tok }) => {
-      const local = location.hash !== '#no-local'
+      const local = (globalThis as unknown as { location: { hash: string } }).location.hash !== '#no-local'
       ;(globalThis as unknown as { voidvm: unknown }).voidvm = {
         version: 'e2e',
         getLocalServer: async () => (local ? { url, token: tok } : null),
