@@ -134,7 +134,7 @@ function Shell() {
   return (
     <div className="app-shell">
       <a href="#main" className="skip-link">
-        Skip to content
+        {t('nav.skip')}
       </a>
       <aside className="sidebar">
         <header className="brand">

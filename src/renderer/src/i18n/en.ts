@@ -8,6 +8,7 @@ export const en = {
     events: 'Events',
     terminals: 'Terminals',
     settings: 'Settings',
+    skip: 'Skip to content',
   },
   conn: {
     state: {

@@ -10,6 +10,7 @@ export const zhCN: Strings = {
     events: '事件',
     terminals: '终端',
     settings: '设置',
+    skip: '跳到主要内容',
   },
   conn: {
     state: {

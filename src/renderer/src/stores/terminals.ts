@@ -8,6 +8,7 @@ import { create } from 'zustand'
 import type { VoidVmClient } from '../api/client'
 import { RequestError, type ClientMessageData } from '../api/types'
 import { load, save } from '../lib/storage'
+import { describeError, i18n } from '../i18n'
 
 export type TermKind = 'ssh' | 'serial'
 export type Credentials = NonNullable<ClientMessageData<'terminal-connect'>['credentials']>
@@ -116,7 +117,7 @@ async function connectTab(key: string, size?: { cols: number; rows: number }): P
   if (!tab) return
   const c = client
   if (!c) {
-    patch(key, { state: 'error', errorCode: 'DISCONNECTED', errorMessage: 'Not connected' })
+    patch(key, { state: 'error', errorCode: 'DISCONNECTED', errorMessage: i18n.t('error.DISCONNECTED') })
     return
   }
   patch(key, { state: 'connecting', errorCode: undefined, errorMessage: undefined, closedReason: undefined })
@@ -147,7 +148,8 @@ async function connectTab(key: string, size?: { cols: number; rows: number }): P
     patch(key, {
       state: 'error',
       errorCode: e.code,
-      errorMessage: e.details ? `${e.message} (${e.details})` : e.message,
+      // Localised from the code; the server's own words (which name the host, port, …) follow.
+      errorMessage: `${describeError(e.code, e.message)} ${[e.message, e.details].filter(Boolean).join(' — ')}`,
     })
   }
 }
