@@ -5,6 +5,9 @@
 import type { Duplex } from 'node:stream'
 import {
   DomainStats,
+  DomainStatsFlags,
+  ErrorCode,
+  LibvirtError,
   InterfaceAddressSource,
   ReconnectingLibvirt,
   type Domain,
@@ -20,6 +23,9 @@ import {
   type HvOp,
   type HvStatsRecord,
 } from './client.js'
+
+/** What an older daemon answers to a flag it does not know: NO_SUPPORT, INVALID_ARG, ARGUMENT_UNSUPPORTED. */
+const UNSUPPORTED_FLAG = new Set<number>([ErrorCode.NO_SUPPORT, ErrorCode.INVALID_ARG, ErrorCode.ARGUMENT_UNSUPPORTED])
 
 const STATS_MASK =
   DomainStats.STATE |
@@ -80,8 +86,26 @@ export class LibvirtHvClient implements HvClient {
     return (await this.run('state', c => c.domainGetState(dom as Domain))).state
   }
 
+  /** Whether the daemon took VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT (libvirt ≥ 4.5); undefined = not tried yet. */
+  private nowait: boolean | undefined
+
   allStats(): Promise<HvStatsRecord[]> {
-    return this.run('allStats', c => c.getAllDomainStats(STATS_MASK, 0))
+    return this.run('allStats', async c => {
+      // NOWAIT: a VM whose QEMU monitor is busy (a long job) reports what is at hand
+      // instead of stalling the 1 Hz sample of every other VM.
+      if (this.nowait === false) return c.getAllDomainStats(STATS_MASK, 0)
+      try {
+        const r = await c.getAllDomainStats(STATS_MASK, DomainStatsFlags.NOWAIT)
+        this.nowait = true
+        return r
+      } catch (e) {
+        if (this.nowait === undefined && e instanceof LibvirtError && UNSUPPORTED_FLAG.has(e.code)) {
+          this.nowait = false
+          return c.getAllDomainStats(STATS_MASK, 0)
+        }
+        throw e
+      }
+    })
   }
 
   async control(dom: HvDomain, op: HvOp): Promise<void> {
