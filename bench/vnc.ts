@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- vnc [--frames 4] [--runs 40] [--pings 500] [--width 1280] [--height 720]`
  *
- * A synthetic RFB server (bench/fixtures/rfb-server.ts) streams full-screen
- * Raw framebuffer updates on request. The same viewer reaches it through
+ * A synthetic RFB server (bench/fixtures/rfb-server.ts, in its own process
+ * like QEMU) streams full-screen Raw framebuffer updates on request. The same viewer reaches it through
  * (a) direct TCP, (b) websockify (the proxy noVNC ships with), (c) the VoidVM
  * binary fast path (/ws/vnc) and (d) the VoidVM JSON tunnel (vnc-data,
  * base64), run side by side: throughput (full frames, MB/s) and added
@@ -284,28 +284,42 @@ interface ApiInfo {
   token: string
 }
 
-async function startChildServer(fixturePort: number): Promise<{ api: ApiInfo; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--child-server', String(fixturePort)],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  )
-  const api = await new Promise<ApiInfo>((ok, fail) => {
+/** Runs this file in another process in a child mode; resolves with the JSON line it prints. */
+async function spawnChild<T>(args: string[]): Promise<{ info: T; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  const info = await new Promise<T>((ok, fail) => {
     let out = ''
     child.stdout!.on('data', d => {
       out += String(d)
       const nl = out.indexOf('\n')
-      if (nl >= 0) ok(JSON.parse(out.slice(0, nl)) as ApiInfo)
+      if (nl >= 0) ok(JSON.parse(out.slice(0, nl)) as T)
     })
-    child.once('exit', code => fail(new Error(`the server process exited with ${code}`)))
+    child.once('exit', code => fail(new Error(`${args[0]} process exited with ${code}`)))
   })
-  return { api, child }
+  return { info, child }
+}
+
+/** The synthetic RFB server in its own process, as QEMU is: the viewer's thread does only viewing. */
+async function childFixture(): Promise<void> {
+  const rfb = await startSyntheticRfbServer(WIDTH, HEIGHT)
+  process.stdout.write(JSON.stringify({ port: rfb.port }) + '\n')
+  process.stdin.on('end', () => void rfb.close().then(() => process.exit(0)))
+  process.stdin.resume()
 }
 
 async function main(): Promise<void> {
-  const rfb = await startSyntheticRfbServer(WIDTH, HEIGHT)
+  const fixture = await spawnChild<{ port: number }>([
+    '--child-fixture',
+    '--width',
+    String(WIDTH),
+    '--height',
+    String(HEIGHT),
+  ])
+  const rfb = fixture.info
   const wsfy = await startWebsockify(rfb.port)
-  const { api, child } = await startChildServer(rfb.port)
+  const { info: api, child } = await spawnChild<ApiInfo>(['--child-server', String(rfb.port)])
   try {
     const token = api.token
     const paths: [string, () => Promise<Pipe>][] = [
@@ -355,16 +369,17 @@ async function main(): Promise<void> {
     console.log(`RESULT vnc-fastpath-vs-websockify ${ratio.toFixed(3)}`)
   } finally {
     child.stdin!.end()
+    fixture.child.stdin!.end()
     wsfy.child.kill()
-    await rfb.close()
   }
 }
 
 const childAt = process.argv.indexOf('--child-server')
-const entry = childAt >= 0 ? childServer(Number(process.argv[childAt + 1])) : main()
+const isChild = childAt >= 0 || process.argv.includes('--child-fixture')
+const entry = childAt >= 0 ? childServer(Number(process.argv[childAt + 1])) : isChild ? childFixture() : main()
 entry.then(
   () => {
-    if (childAt < 0) process.exit(0)
+    if (!isChild) process.exit(0)
   },
   (e: unknown) => {
     console.error(e)
