@@ -236,6 +236,27 @@ test('an SSH terminal tab shows the host key on first use and runs a command', a
   await expect.poll(() => xtermText(page)).toContain('ssh-42-ok')
 })
 
+test('a changed SSH host key is refused with a loud warning', async () => {
+  await sshd.restart({ newHostKey: true })
+  await page.getByRole('button', { name: 'Virtual machines' }).click()
+  await row(page, GUEST)
+    .getByRole('button', { name: `Open ${GUEST}` })
+    .click()
+  await page.getByRole('tab', { name: 'Terminal' }).click()
+  await page.getByRole('button', { name: 'New SSH tab' }).click()
+  const dialog = page.getByRole('dialog', { name: `SSH to ${GUEST}` })
+  await dialog.getByLabel('Username').fill(TEST_USER)
+  await dialog.getByLabel('Password', { exact: true }).fill(TEST_PASSWORD)
+  await dialog.getByRole('button', { name: 'Connect' }).click()
+  const alert = page.getByTestId('hostkey-mismatch')
+  await expect(alert).toBeVisible({ timeout: 20_000 })
+  await expect(alert).toContainText(`WARNING: the host key of ${GUEST} has changed!`)
+  await expect(page.getByTestId('terminal-pane')).toHaveAttribute('data-state', 'error')
+  // No "Reconnect" is offered past a mismatch.
+  await expect(page.getByTestId('terminal-pane').getByRole('button', { name: 'Reconnect' })).toHaveCount(0)
+  await shot(page, '09b-hostkey-mismatch')
+})
+
 test('the host dashboard shows one bar per core', async () => {
   await page.getByRole('button', { name: 'Host' }).click()
   await expect(page.getByRole('meter', { name: /^Core \d+$/ })).toHaveCount(cpus().length, { timeout: 15_000 })

@@ -276,7 +276,7 @@ export const en = {
   },
   settings: {
     theme: 'Theme',
-    themeSystem: 'System theme',
+    themeSystem: 'Auto theme',
     themeLight: 'Light',
     themeDark: 'Dark',
     language: 'Language',

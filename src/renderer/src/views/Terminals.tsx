@@ -75,7 +75,9 @@ function TerminalPane({ tab }: { tab: TermTab }) {
             : tab.state === 'closed'
               ? t('term.closed', { reason: tab.closedReason ?? '' })
               : tab.state === 'error'
-                ? (tab.errorMessage ?? '')
+                ? tab.errorCode === 'HOST_KEY_MISMATCH'
+                  ? t('error.HOST_KEY_MISMATCH')
+                  : (tab.errorMessage ?? '')
                 : tab.title}
         </span>
         {tab.hostKey && tab.state === 'open' && (
@@ -123,7 +125,12 @@ function TerminalPane({ tab }: { tab: TermTab }) {
           </div>
         </div>
       )}
-      <div className="term-box" ref={box} role="region" aria-label={t('term.terminal', { title: tab.title })} />
+      <div
+        className={`term-box${tab.errorCode === 'HOST_KEY_MISMATCH' ? ' term-box-dead' : ''}`}
+        ref={box}
+        role="region"
+        aria-label={t('term.terminal', { title: tab.title })}
+      />
       <SshDialog
         open={creds}
         vmId={tab.vmId}
