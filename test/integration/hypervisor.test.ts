@@ -87,8 +87,11 @@ describe('hypervisor bridge on the test driver (through the daemon)', () => {
     const reply = await client.request('subscribe', { topic: 'vm-status' })
     expect(reply).toEqual({ topic: 'vm-status' })
     const [a, b, c] = await Promise.all([statusOf(A, 900), statusOf(B, 900), statusOf(C, 900)])
-    // A snapshot, not after the first tick.
+    // A snapshot, not after the first tick, and right after the reply.
     expect(Date.now() - t0).toBeLessThan(900)
+    const replyAt = client.frames.findIndex(f => f.type === 'subscribe-response')
+    expect(replyAt).toBeGreaterThanOrEqual(0)
+    expect(replyAt).toBeLessThan(client.frames.findIndex(f => f.type === 'vm-status'))
     expect(Object.keys(a).sort()).toEqual(
       ['vmId', 'uuid', 'name', 'status', 'cpu', 'memory', 'network', 'disk', 'vcpus', 'memoryKiB'].sort(),
     )

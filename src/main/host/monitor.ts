@@ -201,13 +201,13 @@ export class HostMonitor {
       s = new Sampler(interval, this.makeReader(), this.onError)
       this.samplers.set(interval, s)
       s.start()
-    } else if (s.latest) {
-      // Joining a running sampler: the latest sample at once.
-      listener(s.latest)
     }
     s.listeners.add(listener)
     const sampler = s
     let closed = false
+    // Joining a running sampler: its latest sample at once (after the subscribe reply).
+    const latest = s.latest
+    if (latest) setImmediate(() => !closed && listener(latest))
     return {
       interval,
       close: () => {

@@ -423,13 +423,15 @@ export class HypervisorService implements VmDirectory {
     const watcher = w
     if (name === undefined) watcher.all++
     else watcher.names.set(name, (watcher.names.get(name) ?? 0) + 1)
-    // A snapshot now, not after a tick.
-    if (this.client.connected) {
+    let closed = false
+    // A snapshot at once, not after a tick: right after the subscribe reply (which the core sends
+    // as soon as this resolves), so clients see "subscribed" first and then the data.
+    setImmediate(() => {
+      if (closed || !this.client.connected) return
       const targets = name !== undefined ? [this.vms.get(name)] : [...this.vms.values()]
       for (const e of targets) if (e && this.sees(watcher, e.name)) this.pushTo(watcher, e)
-    }
+    })
     this.startSampler()
-    let closed = false
     return {
       vmName: name,
       close: () => {
