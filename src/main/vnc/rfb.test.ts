@@ -40,6 +40,8 @@ function opensslDes(key: Buffer, block: Buffer): Buffer | undefined {
   }
 }
 
+const OPENSSL_DES = opensslDes(Buffer.alloc(8), Buffer.alloc(8)) !== undefined
+
 describe('DES', () => {
   it('matches the FIPS/classic test vectors', () => {
     const enc = (k: string, p: string): string =>
@@ -49,15 +51,16 @@ describe('DES', () => {
     expect(enc('0000000000000000', '0000000000000000')).toBe('8ca64de9c1b123a7')
   })
 
-  it('agrees with OpenSSL legacy DES on random blocks', () => {
-    const probe = opensslDes(Buffer.alloc(8), Buffer.alloc(8))
-    if (!probe) return expect.soft(probe, 'openssl CLI with the legacy provider is not available').toBeUndefined()
-    for (let i = 0; i < 20; i++) {
-      const key = randomBytes(8)
-      const block = randomBytes(8)
-      expect(desEncryptBlock(key, block).equals(opensslDes(key, block)!)).toBe(true)
-    }
-  })
+  it.skipIf(!OPENSSL_DES)(
+    'agrees with OpenSSL legacy DES on random blocks (skipped when the openssl CLI has no legacy provider)',
+    () => {
+      for (let i = 0; i < 20; i++) {
+        const key = randomBytes(8)
+        const block = randomBytes(8)
+        expect(desEncryptBlock(key, block).toString('hex')).toBe(opensslDes(key, block)!.toString('hex'))
+      }
+    },
+  )
 
   it('builds the VNC auth response with the bit-reversed password key', () => {
     const challenge = Buffer.from('00112233445566778899aabbccddeeff', 'hex')
