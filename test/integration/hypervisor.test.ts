@@ -167,13 +167,8 @@ describe('hypervisor bridge on the test driver (through the daemon)', () => {
       const ev = await client.next<SystemEventData>('system-event', d => d.vmId === D && d.event === event)
       expect(ev.userId).toBe(admin.id)
       expect(ev.message).toMatch(/[\u4e00-\u9fff]/)
-      await statusOf(D).then(async s => (s.status === status ? s : statusOf(D)))
-      expect(
-        client.frames
-          .filter(f => f.type === 'vm-status' && (f.data as VmStatusData).name === D)
-          .map(f => (f.data as VmStatusData).status)
-          .at(-1),
-      ).toBe(status)
+      await client.next<VmStatusData>('vm-status', d => d.name === D && d.status === status, 5000)
+      expect((await virsh(`domstate ${D}`)).trim()).toBe(status === 'stopped' ? 'shut off' : status)
     }
     await client.request('unsubscribe', { topic: 'vm-status', vmId: D })
   })

@@ -38,6 +38,8 @@ interface VmEntry {
   rates: VmRates
   /** The last pushed payload (a fresh subscriber's snapshot). */
   last?: VmStatusData
+  /** When a lifecycle event last set the status (monotonic ms). */
+  eventAt?: number
 }
 
 /** A control request waiting for the event it should cause (for userId and restart-vs-reset). */
@@ -344,6 +346,7 @@ export class HypervisorService implements VmDirectory {
       default:
         if (e) {
           e.id = d.id
+          e.eventAt = performance.now()
           e.status = statusFromEvent(event, detail, e.status)
           if (e.status === 'stopped' || e.status === 'crashed') {
             e.sample = undefined
@@ -508,6 +511,7 @@ export class HypervisorService implements VmDirectory {
     if (this.ticking || !this.client.connected || this.watchers.size === 0) return
     this.ticking = true
     try {
+      const sentAt = performance.now()
       const records = await this.client.allStats()
       const at = performance.now()
       const payloads: VmStatusData[] = []
@@ -531,7 +535,8 @@ export class HypervisorService implements VmDirectory {
           void this.refresh(r.domain).catch(() => {})
         }
         const s = sampleFromParams(r.params, at)
-        if (s.state !== undefined) e.status = statusOf(s.state)
+        // A record computed before a lifecycle event we already applied would flip the status back for a tick.
+        if (s.state !== undefined && !(e.eventAt !== undefined && e.eventAt > sentAt)) e.status = statusOf(s.state)
         e.id = r.domain.id
         if (s.vcpus) e.vcpus = s.vcpus
         if (s.balloonCurrent) e.memoryKiB = s.balloonCurrent
