@@ -389,3 +389,12 @@ test('desktop mode: the embedded server opens without a login; without one, save
     await ctx.close()
   }
 })
+
+test('when the server goes away, the app says so and keeps retrying with backoff', async () => {
+  await server.stop()
+  const banner = page.getByRole('alert').filter({ hasText: 'The server cannot be reached' })
+  await expect(banner).toBeVisible({ timeout: 15_000 })
+  await expect(page.getByTestId('connection-state')).toHaveAttribute('data-state', 'reconnecting')
+  await expect(banner).toContainText(/Retrying in \d+ s \(attempt \d+\)/)
+  await shot(page, '17-reconnecting')
+})

@@ -114,10 +114,18 @@ function Shell() {
         }
       }
       if (typing || document.querySelector('dialog[open]')) return
+      const ui = useUiStore.getState()
       if (e.key === '?') {
         e.preventDefault()
         setShortcutsOpen(true)
-      } else if (e.key === 'Escape' && useUiStore.getState().view === 'vm') navigate('vms')
+      } else if (e.key === 'Escape' && ui.view === 'vm') navigate('vms')
+      else if (ui.view === 'vm' && ui.vmId && !e.altKey && !e.ctrlKey && !e.metaKey) {
+        const tab = ({ o: 'overview', c: 'console', t: 'terminal' } as const)[e.key as 'o' | 'c' | 't']
+        if (tab) {
+          e.preventDefault()
+          navigate('vm', ui.vmId, tab)
+        }
+      }
     }
     window.addEventListener('keydown', onKey)
     return () => window.removeEventListener('keydown', onKey)
@@ -316,6 +324,7 @@ function ShortcutsDialog() {
     ['/', t('shortcuts.filter')],
     ['↑ ↓ / j k', t('shortcuts.move')],
     ['Enter', t('shortcuts.open')],
+    ['o / c / t', t('shortcuts.vmTabs')],
     ['Esc', t('shortcuts.escape')],
     ['?', t('shortcuts.help')],
   ]

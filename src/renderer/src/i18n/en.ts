@@ -292,6 +292,7 @@ export const en = {
     filter: 'Filter the VM list',
     move: 'Move the selection in the VM list',
     open: 'Open the selected VM',
+    vmTabs: 'In a VM: overview, console, terminal',
     help: 'Show this help',
     escape: 'Close dialogs, go back',
   },

@@ -293,6 +293,7 @@ export const zhCN: Strings = {
     filter: '筛选虚拟机列表',
     move: '在虚拟机列表中移动选择',
     open: '打开所选虚拟机',
+    vmTabs: '在虚拟机中：概览、控制台、终端',
     help: '显示此帮助',
     escape: '关闭对话框、返回',
   },
