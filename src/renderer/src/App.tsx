@@ -4,6 +4,7 @@
  */
 import { lazy, Suspense, useEffect, useRef, useState } from 'react'
 import { useTranslation } from 'react-i18next'
+import { DEFAULT_BACKOFF } from './api/backoff'
 import { ConfirmDialog } from './components/ConfirmDialog'
 import { Dialog } from './components/Dialog'
 import { Icon } from './components/Icon'
@@ -221,11 +222,17 @@ function ConnectionBanner() {
   const [now, setNow] = useState(() => Date.now())
   useEffect(() => {
     if (conn.state !== 'reconnecting') return
+    // Refresh at once (the clock may be stale since the last outage), then every second.
+    const first = setTimeout(() => setNow(Date.now()), 0)
     const id = setInterval(() => setNow(Date.now()), 1000)
-    return () => clearInterval(id)
-  }, [conn.state])
+    return () => {
+      clearTimeout(first)
+      clearInterval(id)
+    }
+  }, [conn.state, conn.retryAt])
   if (conn.state !== 'reconnecting' && conn.state !== 'refused') return null
-  const seconds = conn.retryAt ? Math.max(0, Math.ceil((conn.retryAt - now) / 1000)) : 0
+  const maxWait = Math.ceil((DEFAULT_BACKOFF.maxMs * (1 + DEFAULT_BACKOFF.jitter)) / 1000)
+  const seconds = conn.retryAt ? Math.min(maxWait, Math.max(0, Math.ceil((conn.retryAt - now) / 1000))) : 0
   return (
     <div className={`banner banner-${conn.state === 'refused' ? 'danger' : 'warning'}`} role="alert">
       <Icon name="warning" />
