@@ -187,3 +187,38 @@ describe('VncSession', () => {
     s.close('done')
   })
 })
+
+describe('VncSession before any viewer handshake', () => {
+  it('holds what the VNC server sends until the viewer is ready', async () => {
+    const { proxySide, serverSide } = await socketPair()
+    const reasons: string[] = []
+    const s = new VncSession(
+      { socket: proxySide, serverInit: init, version: 8, leftover: Buffer.alloc(0) },
+      {
+        onClose: r => reasons.push(r),
+      },
+    )
+    serverSide.write(Buffer.from([2])) // Bell, before any viewer
+    await new Promise(r => setTimeout(r, 50))
+    const v = viewer()
+    s.attachViewer(v)
+    s.fromViewer(handshake)
+    expect(Buffer.concat(v.got).subarray(-1)).toEqual(Buffer.from([2])) // after ServerInit, not before
+    s.close('done')
+    expect(reasons).toEqual(['done'])
+  })
+
+  it('ends a viewer-less session when the VNC server closes', async () => {
+    const { proxySide, serverSide } = await socketPair()
+    const reasons: string[] = []
+    const s = new VncSession(
+      { socket: proxySide, serverInit: init, version: 8, leftover: Buffer.alloc(0) },
+      {
+        onClose: r => reasons.push(r),
+      },
+    )
+    serverSide.end()
+    await until(() => s.isClosed)
+    expect(reasons[0]).toMatch(/VNC server closed the connection/)
+  })
+})

@@ -20,6 +20,9 @@ export interface ViewerTransport {
   onDrain(cb: () => void): void
 }
 
+/** Bytes held from the VNC server before a viewer completes its handshake. */
+const PRE_VIEWER_LIMIT = 1 << 20
+
 /** Most typed characters (input groups) a session holds back at once. */
 export const MAX_QUEUED_INPUT = 100_000
 
@@ -45,7 +48,9 @@ export class VncSession {
   private readonly upstreamLimit: number
   private readonly typingDelayMs: number
   private closed = false
-  private paused = true
+  private paused = false
+  /** True once a viewer finished its RFB handshake and QEMU's bytes flow to it. */
+  private relaying = false
   private leftover: Buffer
   /** Injected input waiting its turn (text is typed at a pace), as groups written together. */
   private readonly inputQueue: Buffer[][] = []
@@ -65,9 +70,6 @@ export class VncSession {
     // line lost keys once the shell's line redraws slowed the guest; 25 ms held.
     this.typingDelayMs = opts.typingDelayMs ?? 25
     this.downstream = new RfbServerHandshake(up.serverInit.raw)
-    // Until a viewer finishes its handshake nothing may flow toward it; the
-    // socket stays paused (QEMU sends nothing unrequested but Bell/cut text).
-    this.upstream.pause()
     this.upstream.on('data', this.onUpstreamData)
     this.upstream.on('end', () => this.close('the VNC server closed the connection', false))
     this.upstream.on('close', () => this.close('the VNC server connection closed', false))
@@ -75,6 +77,9 @@ export class VncSession {
     this.upstream.on('drain', () => {
       for (const w of this.drainWaiters.splice(0)) w()
     })
+    // Keep reading even before a viewer is ready, so a VNC server that goes
+    // away is noticed at once; what it sends meanwhile is held (bounded).
+    this.upstream.resume()
   }
 
   get width(): number {
@@ -172,16 +177,23 @@ export class VncSession {
   }
 
   private startRelay(): void {
+    this.relaying = true
     if (this.leftover.length) {
       this.viewer!.send(this.leftover)
       this.leftover = Buffer.alloc(0)
     }
-    this.resumeUpstream()
   }
 
   private readonly onUpstreamData = (d: Buffer): void => {
+    if (this.closed) return
     const v = this.viewer
-    if (!v || this.closed) return
+    if (!v || !this.relaying) {
+      // Before the viewer's handshake QEMU sends nothing unrequested but Bell or cut text.
+      this.leftover = Buffer.concat([this.leftover, d])
+      if (this.leftover.length > PRE_VIEWER_LIMIT)
+        this.close('the VNC server sent more than expected before the viewer was ready', true)
+      return
+    }
     // Each read goes out as it comes: merging reads into bigger messages was
     // measured slower for both transports (bench/vnc.ts).
     v.send(d)
