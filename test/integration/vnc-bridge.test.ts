@@ -16,6 +16,7 @@ import { startServer, type Logger, type RunningServer } from '../../src/main/ser
 import { createVncBridge } from '../../src/main/vnc/index.js'
 import { hasNonBlackPixel, MiniRfbClient } from '../../src/main/vnc/rfb-client.js'
 import { defineTestGuest, guestImagesReady, virsh, waitFor, type TestGuest } from '../fixtures/guest.js'
+import { startTestServer } from '../fixtures/server.js'
 import { connect, ReplyError, type Frame, type TestClient } from '../fixtures/ws-client.js'
 
 const ready = guestImagesReady()
@@ -336,6 +337,24 @@ describe.runIf(ready)('VNC bridge against QEMU', () => {
     expect((await rfbB.readUpdate()).length).toBeGreaterThan(0)
     expect(op.ws.readyState).toBe(WebSocket.OPEN)
     await op.request('vnc-disconnect', { vmId: plain.name, sessionId: b.sessionId })
+  })
+
+  it('is served by the default bridges of a stock server', async () => {
+    const stock = await startTestServer({ libvirtUri: 'qemu:///system' })
+    try {
+      await stock.addUser('op2', 'operator', ['voidvm-t-vnc-*'])
+      const c = await connect(stock.wsUrl, await stock.tokenFor('op2'))
+      try {
+        const r = await c.request<ConnectReply>('vnc-connect', { vmId: plain.name, transport: 'websocket' })
+        const { rfb, ws } = await wsViewer(stock.url.replace(/^http/, 'ws') + r.url!)
+        expect((await rfb.handshake()).width).toBe(r.width)
+        ws.close()
+      } finally {
+        await c.close()
+      }
+    } finally {
+      await stock.close()
+    }
   })
 
   it('ends sessions with their socket, and pushes vnc-closed when the VM stops', async () => {
