@@ -287,7 +287,8 @@ export class HypervisorService implements VmDirectory {
       userId,
       expires: Date.now() + PENDING_TTL_MS,
     }
-    const list = this.pending.get(d.name) ?? []
+    // Expired requests (a graceful stop the guest ignored) are dropped here too, so the list stays short.
+    const list = (this.pending.get(d.name) ?? []).filter(x => x.expires > Date.now())
     list.push(p)
     this.pending.set(d.name, list)
     try {
