@@ -12,8 +12,14 @@ declare const self: DedicatedWorkerGlobalScope
 let ws: WebSocket | null = null
 let pending: unknown[] = []
 let timer: ReturnType<typeof setTimeout> | null = null
-/** How long a burst may collect before it is handed over (ms). */
-const BURST_MS = 8
+/**
+ * A burst is handed over once the socket has been quiet for QUIET_MS, and
+ * never later than MAX_MS after its first message (a tick's frames can take
+ * a while to arrive on a busy host; 1 Hz figures don't mind 50 ms).
+ */
+const QUIET_MS = 10
+const MAX_MS = 50
+let firstAt = 0
 
 function post(m: WorkerOut): void {
   self.postMessage(m)
@@ -48,8 +54,11 @@ self.onmessage = (e: MessageEvent<WorkerIn>) => {
         return
       }
       if (msg && msg.type === 'vm-status' && msg.id === undefined) {
+        const now = performance.now()
+        if (pending.length === 0) firstAt = now
         pending.push(msg)
-        timer ??= setTimeout(flush, BURST_MS)
+        if (timer !== null) clearTimeout(timer)
+        timer = setTimeout(flush, Math.max(0, Math.min(QUIET_MS, MAX_MS - (now - firstAt))))
       } else {
         pending.push(msg)
         flush()
