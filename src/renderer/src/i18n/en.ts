@@ -276,7 +276,7 @@ export const en = {
   },
   settings: {
     theme: 'Theme',
-    themeSystem: 'Auto theme',
+    themeSystem: 'Auto',
     themeLight: 'Light',
     themeDark: 'Dark',
     language: 'Language',

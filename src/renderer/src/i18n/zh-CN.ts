@@ -277,7 +277,7 @@ export const zhCN: Strings = {
   },
   settings: {
     theme: '主题',
-    themeSystem: '自动主题',
+    themeSystem: '自动',
     themeLight: '浅色',
     themeDark: '深色',
     language: '语言',
