@@ -228,6 +228,18 @@ test('an SSH terminal tab shows the host key on first use and runs a command', a
   await typeInTerminal(page, 'echo ssh-$((6*7))-ok; whoami')
   await expect.poll(() => xtermText(page), { timeout: 15_000 }).toContain('ssh-42-ok')
   expect(await xtermText(page)).toContain(TEST_USER)
+  // The remote pty has the tab's size, and follows it when the window changes.
+  const box = page.getByTestId('terminal-pane').locator('.term-box')
+  const size = async () => `${await box.getAttribute('data-rows')} ${await box.getAttribute('data-cols')}`
+  const before = await size()
+  await typeInTerminal(page, 'stty size')
+  await expect.poll(() => xtermText(page)).toContain(`\n${before}\n`)
+  await page.setViewportSize({ width: 1100, height: 760 })
+  await expect.poll(size).not.toBe(before)
+  const after = await size()
+  await typeInTerminal(page, 'stty size')
+  await expect.poll(() => xtermText(page)).toContain(`\n${after}\n`)
+  await page.setViewportSize({ width: 1440, height: 900 })
   // Both tabs stay open; the Terminals view lists them across views.
   await expect(page.getByRole('tablist', { name: 'Terminal tabs' }).getByRole('tab')).toHaveCount(2)
   await shot(page, '09-terminal-ssh')

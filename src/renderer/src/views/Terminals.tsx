@@ -41,6 +41,9 @@ function TerminalPane({ tab }: { tab: TermTab }) {
       const sig = `${e.term.cols}x${e.term.rows}`
       if (sig !== last) {
         last = sig
+        // The size in effect, for anyone checking (tests, the curious).
+        el.dataset.cols = String(e.term.cols)
+        el.dataset.rows = String(e.term.rows)
         resizeTerminal(tab.key, e.term.cols, e.term.rows)
       }
     }
