@@ -41,6 +41,17 @@ export interface ClientConnection {
   /** Sends a push (no id). Returns false when the socket is closed. */
   push<T extends keyof ServerPushes>(type: T, data: ServerPushes[T]): boolean
   /**
+   * Sends the push `{...data, [field]: bytes as base64}` (field last), the same
+   * frame push would send, without running the large base64 string through
+   * JSON.stringify (vnc-data). Returns false when the socket is closed.
+   */
+  pushBase64<T extends keyof ServerPushes, K extends keyof ServerPushes[T] & string>(
+    type: T,
+    data: Omit<ServerPushes[T], K>,
+    field: K,
+    bytes: Uint8Array,
+  ): boolean
+  /**
    * Sends a push that may be dropped and replaced: when the socket is backed up,
    * only the newest push per `key` is kept (latest-wins status updates).
    */

@@ -59,6 +59,62 @@ export interface AuthState {
 
 let nextId = 0
 
+/**
+ * Serialised push frames by data object, for one fan-out: when the same data
+ * object is pushed to many sockets in one synchronous run (vm-status ticks,
+ * broadcasts), it is stringified once and the frame, timestamp included, is
+ * shared. The cache is dropped at the next microtask, so a later push of the
+ * same object gets a fresh timestamp, and nothing outlives the fan-out.
+ */
+let frameCache = new WeakMap<object, { type: string; frame: string }>()
+let frameCacheDropScheduled = false
+const dropFrameCache = (): void => {
+  frameCache = new WeakMap()
+  frameCacheDropScheduled = false
+}
+
+/** The text of a push frame: `{"type":…,"data":…,"timestamp":…}`, shared within one fan-out. */
+export function pushFrame(type: string, data: unknown): string {
+  const cacheable = typeof data === 'object' && data !== null
+  if (cacheable) {
+    const hit = frameCache.get(data)
+    if (hit !== undefined && hit.type === type) return hit.frame
+  }
+  const frame = JSON.stringify({ type, data, timestamp: new Date().toISOString() })
+  if (cacheable) {
+    frameCache.set(data, { type, frame })
+    if (!frameCacheDropScheduled) {
+      frameCacheDropScheduled = true
+      queueMicrotask(dropFrameCache)
+    }
+  }
+  return frame
+}
+
+/**
+ * The UTF-8 bytes of `{"type":…,"data":{…data, [field]: base64(bytes)},"timestamp":…}`,
+ * byte for byte what JSON.stringify gives, without running a large base64
+ * string through it: base64 needs no JSON escaping, so it is written into the
+ * frame as is. The field comes last in `data`.
+ */
+export function base64PushFrame(type: string, data: object, field: string, bytes: Uint8Array): Buffer {
+  const rest = JSON.stringify(data)
+  const head =
+    `{"type":${JSON.stringify(type)},"data":${rest.slice(0, -1)}${rest.length > 2 ? ',' : ''}` +
+    `${JSON.stringify(field)}:"`
+  const tail = `"},"timestamp":"${new Date().toISOString()}"}`
+  const b64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+  const headLen = Buffer.byteLength(head)
+  const out = Buffer.allocUnsafe(headLen + b64.length + tail.length)
+  out.write(head, 0)
+  out.write(b64, headLen, 'latin1')
+  out.write(tail, headLen + b64.length, 'latin1')
+  return out
+}
+
+/** Bytes corked on one socket before they are flushed anyway (bounds memory within a burst). */
+const CORK_FLUSH_BYTES = 64 * 1024
+
 export class Connection implements ClientConnection {
   readonly id = `c${(++nextId).toString(36)}`
   auth: AuthState | undefined
@@ -77,10 +133,19 @@ export class Connection implements ClientConnection {
   private drainCbs: (() => void)[] = []
   private latest = new Map<string, string>()
   private drainTimer: NodeJS.Timeout | undefined
+  /** Bytes written since the socket was corked for the current burst (not a backlog: they flush at the next tick). */
+  private corkedBytes = 0
+  private corked = false
+  private readonly uncork = (): void => {
+    if (!this.corked) return
+    this.corked = false
+    this.corkedBytes = 0
+    this.raw.uncork()
+  }
 
   constructor(
     readonly ws: WebSocket,
-    raw: Duplex,
+    private readonly raw: Duplex,
     readonly remote: string,
     private readonly limits: Limits,
     private readonly onStalled: (conn: Connection) => void,
@@ -94,31 +159,57 @@ export class Connection implements ClientConnection {
     return this.auth.principal
   }
 
+  /** Bytes queued and not yet written to the network; the current burst's corked bytes do not count. */
   get bufferedAmount(): number {
-    return this.ws.bufferedAmount
+    return Math.max(0, this.ws.bufferedAmount - this.corkedBytes)
   }
 
-  /** Sends a serialized frame, dropping a consumer that let too much pile up. */
+  /** Sends a serialized text frame, dropping a consumer that let too much pile up. */
   sendFrame(frame: string | Buffer): boolean {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return false
-    if (this.ws.bufferedAmount + frame.length > this.limits.maxBufferedBytes) {
+    if (this.bufferedAmount + frame.length > this.limits.maxBufferedBytes) {
       this.onStalled(this)
       return false
     }
-    this.ws.send(frame)
+    // A burst of sends (a status tick, a broadcast) goes out in one write per
+    // socket instead of one per frame: cork now, uncork on the next tick.
+    if (!this.corked) {
+      this.corked = true
+      this.raw.cork()
+      process.nextTick(this.uncork)
+    }
+    const before = this.ws.bufferedAmount
+    this.ws.send(frame, { binary: false })
+    this.corkedBytes += this.ws.bufferedAmount - before
+    if (this.corkedBytes >= CORK_FLUSH_BYTES) {
+      this.raw.uncork()
+      this.corkedBytes = 0
+      this.raw.cork()
+    }
     return true
   }
 
   push<T extends keyof ServerPushes>(type: T, data: ServerPushes[T]): boolean {
     if (this.closed) return false
     if (!this.maySee(type, data)) return true
-    return this.sendFrame(JSON.stringify({ type, data, timestamp: new Date().toISOString() }))
+    return this.sendFrame(pushFrame(type, data))
+  }
+
+  pushBase64<T extends keyof ServerPushes, K extends keyof ServerPushes[T] & string>(
+    type: T,
+    data: Omit<ServerPushes[T], K>,
+    field: K,
+    bytes: Uint8Array,
+  ): boolean {
+    if (this.closed) return false
+    if (!this.maySee(type, data)) return true
+    return this.sendFrame(base64PushFrame(type, data, field, bytes))
   }
 
   pushLatest<T extends keyof ServerPushes>(key: string, type: T, data: ServerPushes[T]): void {
     if (this.closed || !this.maySee(type, data)) return
-    const frame = JSON.stringify({ type, data, timestamp: new Date().toISOString() })
-    if (this.latest.size === 0 && this.ws.bufferedAmount < this.limits.latestWinsHighWater) {
+    const frame = pushFrame(type, data)
+    if (this.latest.size === 0 && this.bufferedAmount < this.limits.latestWinsHighWater) {
       this.sendFrame(frame)
       return
     }
@@ -130,7 +221,7 @@ export class Connection implements ClientConnection {
 
   onDrain(cb: () => void): void {
     if (this.closed) return
-    if (this.ws.bufferedAmount < this.limits.drainLowWater) {
+    if (this.bufferedAmount < this.limits.drainLowWater) {
       setImmediate(cb)
       return
     }
@@ -175,12 +266,12 @@ export class Connection implements ClientConnection {
 
   private checkDrain(): void {
     if (this.closed) return
-    if (this.latest.size > 0 && this.ws.bufferedAmount < this.limits.latestWinsHighWater) {
+    if (this.latest.size > 0 && this.bufferedAmount < this.limits.latestWinsHighWater) {
       const frames = [...this.latest.values()]
       this.latest.clear()
       for (const f of frames) this.sendFrame(f)
     }
-    if (this.drainCbs.length > 0 && this.ws.bufferedAmount < this.limits.drainLowWater) {
+    if (this.drainCbs.length > 0 && this.bufferedAmount < this.limits.drainLowWater) {
       const cbs = this.drainCbs
       this.drainCbs = []
       for (const cb of cbs) cb()

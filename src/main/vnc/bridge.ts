@@ -125,7 +125,7 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
 
   function jsonViewer(conn: ClientConnection, vmName: string, sessionId: string): ViewerTransport {
     return {
-      send: b => void conn.push('vnc-data', { vmId: vmName, sessionId, data: b.toString('base64') }),
+      send: b => void conn.pushBase64('vnc-data', { vmId: vmName, sessionId }, 'data', b),
       get buffered() {
         return conn.bufferedAmount
       },
