@@ -240,6 +240,13 @@ test('an SSH terminal tab shows the host key on first use and runs a command', a
   await typeInTerminal(page, 'stty size')
   await expect.poll(() => xtermText(page)).toContain(`\n${after}\n`)
   await page.setViewportSize({ width: 1440, height: 900 })
+  // Paste from the clipboard into the session.
+  await page.evaluate(`navigator.clipboard.writeText('echo clip-$((6*7))-board')`)
+  await page.getByTestId('terminal-pane').getByRole('button', { name: 'Paste' }).click()
+  await expect.poll(() => xtermText(page)).toContain('echo clip-$((6*7))-board')
+  await page.getByTestId('terminal-pane').locator('.xterm').click()
+  await page.keyboard.press('Enter')
+  await expect.poll(() => xtermText(page)).toContain('clip-42-board')
   // Both tabs stay open; the Terminals view lists them across views.
   await expect(page.getByRole('tablist', { name: 'Terminal tabs' }).getByRole('tab')).toHaveCount(2)
   await shot(page, '09-terminal-ssh')

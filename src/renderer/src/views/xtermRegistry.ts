@@ -63,12 +63,15 @@ export function getTerminal(key: string): TermEntry {
 export async function copySelection(key: string): Promise<void> {
   const sel = entries.get(key)?.term.getSelection()
   if (sel) await navigator.clipboard?.writeText(sel).catch(() => undefined)
+  entries.get(key)?.term.focus()
 }
 
 export async function pasteClipboard(key: string): Promise<void> {
   const text = await navigator.clipboard?.readText().catch(() => '')
   const e = entries.get(key)
   if (text && e) e.term.paste(text)
+  // Back to the terminal, so typing goes on where the text went.
+  e?.term.focus()
 }
 
 // Dispose terminals whose tabs were closed.
