@@ -38,7 +38,11 @@ export type Permission = 'view' | 'control' | 'console' | 'admin'
 export interface ClientConnection {
   readonly id: string
   readonly principal: Principal
-  /** Sends a push (no id). Returns false when the socket is closed. */
+  /**
+   * Sends a push (no id). Returns false when the socket is closed. One data
+   * object pushed to many sockets in one synchronous run is serialised once
+   * (timestamp included), so do not mutate it between those pushes.
+   */
   push<T extends keyof ServerPushes>(type: T, data: ServerPushes[T]): boolean
   /**
    * Sends the push `{...data, [field]: bytes as base64}` (field last), the same
