@@ -101,10 +101,15 @@ describe('VoidVmClient', () => {
     const s1 = sockets[0]!
     s1.open()
     s1.acceptAuth()
-    void client.subscribe({ topic: 'vm-status-all' })
-    void client.subscribe({ topic: 'system-monitor', interval: 2000 })
+    // The first subscribe replies never come: the drop rejects them (and the
+    // client re-subscribes by itself after reconnecting).
+    const firstSubs = [
+      client.subscribe({ topic: 'vm-status-all' }),
+      client.subscribe({ topic: 'system-monitor', interval: 2000 }),
+    ]
     const pending = client.request('vm-control', { vmId: 'x', action: 'pause' })
     s1.drop()
+    for (const sub of firstSubs) await expect(sub).rejects.toMatchObject({ code: 'DISCONNECTED' })
     expect(client.state.state).toBe('reconnecting')
     expect(client.state.reason).toBe('unreachable')
     expect(client.state.attempt).toBe(1)
