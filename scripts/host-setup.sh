@@ -98,10 +98,16 @@ if [ ! -f "$CACHE_DIR/initramfs.cpio.gz" ] || [ "$(cat "$CACHE_DIR/.setup-hash" 
   mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,root,etc/acpi/PWRF,lib/modules}
   cp /bin/busybox "$root/bin/busybox"
   kver=$(basename "$kernel" | sed 's/^vmlinuz-//')
-  # The ACPI power button (graceful shutdown) needs these two modules.
-  for mod in drivers/acpi/button.ko drivers/input/evdev.ko; do
+  # Modules, in load order: the ACPI power button (graceful shutdown) and the
+  # virtio balloon (so the guest reports its memory use to libvirt).
+  n=0
+  for mod in drivers/acpi/button.ko drivers/input/evdev.ko drivers/virtio/virtio_ring.ko \
+    drivers/virtio/virtio.ko drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci_modern_dev.ko \
+    drivers/virtio/virtio_pci.ko drivers/virtio/virtio_balloon.ko; do
     src="/lib/modules/$kver/kernel/$mod"
-    if [ -f "$src" ]; then cp "$src" "$root/lib/modules/"; elif [ -f "$src.xz" ]; then xz -dc "$src.xz" >"$root/lib/modules/$(basename "$mod")"; fi
+    n=$((n + 1))
+    dst="$root/lib/modules/$(printf '%02d' "$n")-$(basename "$mod")"
+    if [ -f "$src" ]; then cp "$src" "$dst"; elif [ -f "$src.xz" ]; then xz -dc "$src.xz" >"$dst"; fi
   done
   printf '#!/bin/sh\npoweroff -f\n' >"$root/etc/acpi/PWRF/00000080"
   chmod +x "$root/etc/acpi/PWRF/00000080"

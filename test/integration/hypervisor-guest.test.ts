@@ -78,9 +78,10 @@ describe.skipIf(!guestImagesReady())('vm-control and vm-status on a real QEMU gu
     expect(busy.cpu).toBeLessThanOrEqual(100)
     expect(busy.vcpus).toBe(1)
     expect(busy.memoryKiB).toBe(128 * 1024)
-    // The balloon driver reports the guest's view; memory is a percentage either way.
-    const withMem = await status(d => d.memory > 0, 10_000)
-    expect(withMem.memory).toBeLessThanOrEqual(100)
+    // The guest loads the virtio balloon driver, so memory is the guest's own
+    // view (available − unused): a busybox guest uses far less than all of it.
+    const withMem = await status(d => d.memory > 0 && d.memory < 100, 20_000)
+    expect(withMem.memory).toBeLessThan(90)
     expect(await guest.state()).toBe('running')
   })
 
