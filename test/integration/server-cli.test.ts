@@ -123,8 +123,12 @@ describe('voidvm-server CLI', () => {
     const badRole = await cli(['user', 'add', 'erin', '--role', 'root', '--password-stdin', '--data-dir', dir], {
       stdin: 'erin-password-1\n',
     })
-    expect(badRole.code).toBe(1)
+    expect(badRole.code).toBe(2)
     expect(badRole.stderr).toContain("invalid role 'root'")
+    // The role is checked before any password prompt.
+    const badRoleNoTty = await cli(['user', 'add', 'erin', '--role', 'root', '--data-dir', dir])
+    expect(badRoleNoTty.code).toBe(2)
+    expect(badRoleNoTty.stderr).toContain("invalid role 'root'")
     const short = await cli(['user', 'add', 'erin', '--role', 'viewer', '--password-stdin', '--data-dir', dir], {
       stdin: 'short\n',
     })

@@ -229,6 +229,9 @@ async function user(args: Parsed, dataDir: string): Promise<number> {
         noExtra(args, 3)
         const role = args.get('role')
         if (!role) throw new UsageError(`missing --role (${ROLES.join('|')})`)
+        // Check the role before asking for a password nobody will use.
+        if (!(ROLES as readonly string[]).includes(role))
+          throw new UsageError(`invalid role '${role}': use one of ${ROLES.join(', ')}`)
         const u = await store.add(name, role, await readPassword(args))
         audit.write({ username: 'cli', action: 'user-add', result: 'ok', detail: `${u.username} as ${u.role}` })
         process.stderr.write(`Added ${u.role} '${u.username}' (grants: ${u.grants.join(', ') || 'none'}).\n`)
