@@ -7,14 +7,31 @@
 // `?socket=` URI selects. The default path (`virt-ssh-helper <uri>`) is checked
 // against the system daemon: the protocol runs through the helper up to the
 // daemon's typed refusal of an unprivileged user.
+//
+// A second sshd that lets root in by key (its own authorized_keys, never
+// /root/.ssh) proves the default path end to end: `qemu+ssh://root@…/system`
+// runs `virt-ssh-helper qemu:///system` as root against the real system
+// daemon, with a throwaway TCG guest, its events and its serial console. A
+// third such sshd, whose sessions get a PATH without virt-ssh-helper, proves
+// the `nc -U` fallback; and `voidvm-server serve` reaches the same daemon
+// with the key named by VOIDVM_LIBVIRT_SSH_KEY.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises'
+import { hostname, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import {
+  DomainState,
   LibvirtClient,
   LibvirtConnectionError,
   LibvirtError,
   LifecycleEvent,
   Proc,
+  StoppedDetail,
+  type LibvirtStream,
 } from '../../src/main/libvirt/index.js'
+import { defineTestGuest, guestImagesReady, removeDomain, virsh, type TestGuest } from '../fixtures/guest.js'
 import { startSshd, type TestSshd } from '../fixtures/sshd.js'
 import { startPrivateLibvirtd, type PrivateLibvirtd } from '../fixtures/private-libvirtd.js'
 import { recordEvents, testDriverXml } from './libvirt-helpers.js'
@@ -106,3 +123,355 @@ describe('libvirt client over SSH', () => {
     await sshd.restart()
   })
 })
+
+/** Command lines of the processes under `root` (from /proc): what the SSH server actually ran. */
+async function commandsUnder(root: number): Promise<string[]> {
+  const parent = new Map<number, number>()
+  const cmd = new Map<number, string>()
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '')
+    if (!stat) continue
+    parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+    const line = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')
+    cmd.set(Number(name), line.split('\0').filter(Boolean).join(' '))
+  }
+  const out: string[] = []
+  for (const [pid, c] of cmd) {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p))
+      if (p === root) {
+        out.push(c)
+        break
+      }
+  }
+  return out
+}
+
+async function sshdPid(sshd: TestSshd): Promise<number> {
+  return Number((await readFile(join(sshd.dir, 'sshd.pid'), 'utf8')).trim())
+}
+
+/**
+ * The client lists every domain virsh lists. Other engineers' guests come and
+ * go meanwhile, so only names present in a virsh read before and after count.
+ */
+async function expectDomainsOfVirsh(lv: LibvirtClient, mustInclude: string): Promise<void> {
+  const before = (await virsh('list', '--all', '--name')).split('\n').filter(Boolean)
+  const names = (await lv.listAllDomains()).map(d => d.name)
+  expect(names).toContain(mustInclude)
+  const after = (await virsh('list', '--all', '--name')).split('\n').filter(Boolean)
+  const stable = before.filter(n => after.includes(n))
+  for (const n of stable) expect(names).toContain(n)
+}
+
+/** Collects a console stream's output and waits for text in it, poking the shell meanwhile. */
+function tap(stream: LibvirtStream) {
+  let out = ''
+  stream.on('data', (d: Buffer) => void (out += d.toString('utf8')))
+  return async (re: RegExp, timeoutMs: number, poke: () => void): Promise<RegExpExecArray> => {
+    const end = Date.now() + timeoutMs
+    let lastPoke = 0
+    for (;;) {
+      const m = re.exec(out)
+      if (m) return m
+      if (Date.now() > end) throw new Error(`console never showed ${re}; got: ${JSON.stringify(out.slice(-500))}`)
+      if (Date.now() - lastPoke > 1000) {
+        lastPoke = Date.now()
+        poke()
+      }
+      await new Promise(r => setTimeout(r, 50))
+    }
+  }
+}
+
+describe('libvirt client over SSH as root: virt-ssh-helper against the system daemon', () => {
+  const GUEST = `voidvm-t-lvssh-g${process.pid}`
+  let sshd: TestSshd
+  let uri: string
+  let lv: LibvirtClient | undefined
+  let guest: TestGuest | undefined
+  let console1: LibvirtStream | undefined
+
+  beforeAll(async () => {
+    sshd = await startSshd({ allowRoot: true })
+    uri = `qemu+ssh://root@127.0.0.1:${sshd.port}/system`
+    // The fixture makes the disk and a first definition (with virsh).
+    if (guestImagesReady()) guest = await defineTestGuest({ name: GUEST })
+  })
+
+  afterAll(async () => {
+    console1?.destroy()
+    await lv?.close().catch(() => undefined)
+    await guest?.remove()
+    await removeDomain(GUEST)
+    await sshd?.stop()
+  })
+
+  it('connects by key (host key pinned) through virt-ssh-helper and reads the host facts', async () => {
+    lv = await LibvirtClient.connect(uri, {
+      ssh: { privateKey: sshd.privateKey, hostFingerprint: sshd.hostKeyFingerprint },
+    })
+    // The session runs the helper for the driver URI, not the nc fallback.
+    const ran = await commandsUnder(await sshdPid(sshd))
+    expect(ran).toContain('virt-ssh-helper qemu:///system')
+    expect(ran.some(c => /^nc /.test(c))).toBe(false)
+    expect(await lv.getUri()).toBe('qemu:///system')
+    expect(await lv.getHostname()).toBe(hostname())
+    const version = await lv.getLibVersion()
+    // virsh prints the same number as major.minor.micro.
+    const virshVersion = /libvirt (\d+)\.(\d+)\.(\d+)/.exec(await virsh('version'))
+    expect(virshVersion).not.toBeNull()
+    const [, major, minor, micro] = virshVersion!.map(Number)
+    expect(version).toBe(major! * 1_000_000 + minor! * 1000 + micro!)
+  })
+
+  it.skipIf(!guestImagesReady())('lists the same domains as virsh, the test guest among them', async () => {
+    await expectDomainsOfVirsh(lv!, GUEST)
+    const d = (await lv!.listAllDomains()).find(x => x.name === GUEST)
+    expect(d?.uuid).toBe(guest!.uuid)
+  })
+
+  it.skipIf(!guestImagesReady())(
+    'defines, starts, reads, consoles into, destroys and undefines a TCG guest, with each lifecycle event over SSH',
+    async () => {
+      const c = lv!
+      const events = recordEvents(c)
+      await c.registerDomainEvents()
+      // The client takes the fixture's definition and redefines it over SSH.
+      const xml = await c.domainGetXmlDesc(GUEST, { inactive: true })
+      await c.domainUndefine(GUEST)
+      await events.waitLifecycle(GUEST, LifecycleEvent.UNDEFINED)
+      await expect(virsh('domstate', GUEST)).rejects.toThrow(/failed to get domain|not found/i)
+      const d = await c.domainDefineXml(xml)
+      expect(d.name).toBe(GUEST)
+      expect(d.uuid).toBe(guest!.uuid)
+      await events.waitLifecycle(GUEST, LifecycleEvent.DEFINED)
+      expect(await virsh('domstate', GUEST)).toBe('shut off')
+
+      const started = await c.domainCreate(GUEST)
+      expect(started.id).toBeGreaterThan(0)
+      await events.waitLifecycle(GUEST, LifecycleEvent.STARTED)
+      const info = await c.domainGetInfo(GUEST)
+      expect(info.state).toBe(DomainState.RUNNING)
+      expect(info.maxMemKiB).toBe(128 * 1024)
+      expect(info.nrVirtCpu).toBe(1)
+      expect(await guest!.state()).toBe('running')
+
+      // The serial shell computes the second half, so only a shell that ran the line prints it.
+      console1 = await c.openConsole(GUEST)
+      const waitFor = tap(console1)
+      const marker = `lvssh-${randomBytes(4).toString('hex')}`
+      const m = await waitFor(new RegExp(`${marker}-42\\r?\\n`), 30_000, () =>
+        console1!.write(`echo ${marker}-$((6*7))\n`),
+      )
+      expect(m[0]).toContain(`${marker}-42`)
+
+      const ended = new Promise<string>(r => {
+        console1!.once('end', () => r('end'))
+        console1!.once('error', e => r(`error: ${e.message}`))
+      })
+      await c.domainDestroy(GUEST)
+      const stopped = await events.waitLifecycle(GUEST, LifecycleEvent.STOPPED)
+      expect(stopped.detail).toBe(StoppedDetail.DESTROYED)
+      expect((await c.domainGetInfo(GUEST)).state).toBe(DomainState.SHUTOFF)
+      expect(await ended).toBe('end')
+      console1 = undefined
+
+      events.clear()
+      await c.domainUndefine(GUEST)
+      await events.waitLifecycle(GUEST, LifecycleEvent.UNDEFINED)
+      await expect(virsh('domstate', GUEST)).rejects.toThrow(/failed to get domain|not found/i)
+    },
+    90_000,
+  )
+
+  it('closes cleanly, and the helper session ends with it', async () => {
+    await lv!.close()
+    expect(lv!.isOpen).toBe(false)
+    const pid = await sshdPid(sshd)
+    const end = Date.now() + 5000
+    while ((await commandsUnder(pid)).some(c => c.startsWith('virt-ssh-helper')) && Date.now() < end)
+      await new Promise(r => setTimeout(r, 100))
+    expect((await commandsUnder(pid)).filter(c => c.startsWith('virt-ssh-helper'))).toEqual([])
+  })
+})
+
+describe('libvirt client over SSH as root where virt-ssh-helper is missing', () => {
+  const THROWAWAY = `voidvm-t-lvssh-nc${process.pid}`
+  let sshd: TestSshd
+  let pathDir: string
+
+  beforeAll(async () => {
+    // The sessions' PATH holds nc and nothing else: a host without libvirt's helper.
+    pathDir = await mkdtemp(join(tmpdir(), 'voidvm-lvssh-path-'))
+    await symlink('/usr/bin/nc', join(pathDir, 'nc'))
+    sshd = await startSshd({ allowRoot: true, env: { PATH: pathDir } })
+  })
+
+  afterAll(async () => {
+    await removeDomain(THROWAWAY)
+    await sshd?.stop()
+    await rm(pathDir, { recursive: true, force: true })
+  })
+
+  it('falls back to nc -U on the system socket by default', async () => {
+    const lv = await LibvirtClient.connect(`qemu+ssh://root@127.0.0.1:${sshd.port}/system`, {
+      ssh: { privateKey: sshd.privateKey, hostFingerprint: sshd.hostKeyFingerprint },
+    })
+    try {
+      const ran = await commandsUnder(await sshdPid(sshd))
+      expect(ran).toContain('nc -U /var/run/libvirt/libvirt-sock')
+      expect(ran.some(c => c.startsWith('virt-ssh-helper'))).toBe(false)
+      expect(await lv.getUri()).toBe('qemu:///system')
+      expect(await lv.getHostname()).toBe(hostname())
+      // A write and a read through the relay: define a bare domain (no disk needed), list it, undefine it.
+      const d = await lv.domainDefineXml(
+        `<domain type='qemu'><name>${THROWAWAY}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>`,
+      )
+      expect(await virsh('domstate', THROWAWAY)).toBe('shut off')
+      await expectDomainsOfVirsh(lv, THROWAWAY)
+      await lv.domainUndefine(d)
+      await expect(virsh('domstate', THROWAWAY)).rejects.toThrow(/failed to get domain|not found/i)
+    } finally {
+      await lv.close()
+    }
+  })
+
+  it('reports a missing helper as a connection error when the helper alone is asked for', async () => {
+    const t0 = Date.now()
+    const err = await LibvirtClient.connect(`qemu+ssh://root@127.0.0.1:${sshd.port}/system`, {
+      ssh: { privateKey: sshd.privateKey, proxy: 'native' },
+      connectTimeoutMs: 10_000,
+    }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(LibvirtConnectionError)
+    expect((err as LibvirtConnectionError).reason).toBe('ssh-command-failed')
+    expect((err as Error).message).toMatch(/exited with 127[\s\S]*virt-ssh-helper: command not found/)
+    expect(Date.now() - t0).toBeLessThan(8000)
+  })
+})
+
+describe('voidvm-server serve with a qemu+ssh:// libvirt URI', () => {
+  const ROOT = resolve(import.meta.dirname, '../..')
+  let sshd: TestSshd
+  let dataDir: string
+  let child: ChildProcess | undefined
+
+  beforeAll(async () => {
+    sshd = await startSshd({ allowRoot: true })
+    dataDir = await mkdtemp(join(tmpdir(), 'voidvm-lvssh-data-'))
+  })
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      const c = child
+      await new Promise<void>(r => {
+        c.once('exit', () => r())
+        c.kill('SIGTERM')
+      })
+    }
+    await sshd?.stop()
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  function serve(env: Record<string, string>) {
+    const proc = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'src/main/headless.ts'),
+        'serve',
+        '--port',
+        '0',
+        '--data-dir',
+        dataDir,
+        '--libvirt-uri',
+        `qemu+ssh://root@127.0.0.1:${sshd.port}/system`,
+      ],
+      { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    const out = { stdout: '', stderr: '' }
+    proc.stdout.on('data', d => (out.stdout += String(d)))
+    proc.stderr.on('data', d => (out.stderr += String(d)))
+    return { proc, out }
+  }
+
+  it('connects with the key file named by VOIDVM_LIBVIRT_SSH_KEY and never logs the key', async () => {
+    const keyFile = join(sshd.dir, 'client_ed25519')
+    const s = serve({
+      VOIDVM_LIBVIRT_SSH_KEY: keyFile,
+      VOIDVM_LIBVIRT_SSH_HOST_FINGERPRINT: sshd.hostKeyFingerprint,
+      VOIDVM_LOG_LEVEL: 'debug',
+    })
+    child = s.proc
+    const url = await waitUntil(
+      () => /listening on (\S+)/.exec(s.out.stdout)?.[1],
+      30_000,
+      () => s.out.stderr,
+    )
+    const health = await waitUntil(
+      async () => {
+        const h = (await (await fetch(new URL('/api/health', url))).json()) as {
+          hypervisor: { connected: boolean; uri: string }
+        }
+        return h.hypervisor.connected ? h : undefined
+      },
+      30_000,
+      () => s.out.stderr,
+    )
+    expect(health.hypervisor.uri).toBe(`qemu+ssh://root@127.0.0.1:${sshd.port}/system`)
+    expect(await commandsUnder(await sshdPid(sshd))).toContain('virt-ssh-helper qemu:///system')
+    const keyBody = sshd.privateKey.split('\n')[1]!
+    expect(s.out.stdout + s.out.stderr).not.toContain(keyBody)
+  }, 70_000)
+
+  it('without a key (and no agent) it starts but cannot log in, and says so', async () => {
+    const env: Record<string, string> = { VOIDVM_LIBVIRT_SSH_KEY: '', SSH_AUTH_SOCK: '' }
+    const s = serve(env)
+    try {
+      const url = await waitUntil(
+        () => /listening on (\S+)/.exec(s.out.stdout)?.[1],
+        30_000,
+        () => s.out.stderr,
+      )
+      await waitUntil(
+        () => (/authentication/i.test(s.out.stdout + s.out.stderr) ? true : undefined),
+        20_000,
+        () => s.out.stderr,
+      )
+      const h = (await (await fetch(new URL('/api/health', url))).json()) as { hypervisor: { connected: boolean } }
+      expect(h.hypervisor.connected).toBe(false)
+    } finally {
+      await new Promise<void>(r => {
+        if (s.proc.exitCode !== null) return r()
+        s.proc.once('exit', () => r())
+        s.proc.kill('SIGTERM')
+      })
+    }
+  }, 60_000)
+
+  it('refuses to start when VOIDVM_LIBVIRT_SSH_KEY names no readable file, saying which', async () => {
+    const s = serve({ VOIDVM_LIBVIRT_SSH_KEY: '/nonexistent/voidvm-key' })
+    const code = await new Promise<number | null>(r => s.proc.once('exit', c => r(c)))
+    expect(code).not.toBe(0)
+    expect(s.out.stderr).toContain('VOIDVM_LIBVIRT_SSH_KEY')
+    expect(s.out.stderr).toContain('/nonexistent/voidvm-key')
+    expect(s.out.stderr).toContain('ENOENT')
+  }, 30_000)
+})
+
+async function waitUntil<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  context: () => string,
+): Promise<T> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const v = await Promise.resolve()
+      .then(check)
+      .catch(() => undefined)
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms; server said: ${context().slice(-1000)}`)
+    await new Promise(r => setTimeout(r, 200))
+  }
+}

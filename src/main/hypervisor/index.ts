@@ -5,7 +5,8 @@
  * bridges from the same connection.
  */
 import type { Bridge, BridgeContext, MessageHandler, TopicProvider, VmDirectory } from '../server/bridge.js'
-import type { ReconnectOptions } from '../libvirt/index.js'
+import { readFile } from 'node:fs/promises'
+import type { ReconnectOptions, SshTransportOptions } from '../libvirt/index.js'
 import { LibvirtHvClient } from './libvirt.js'
 import { HypervisorService } from './service.js'
 
@@ -20,6 +21,38 @@ export interface HypervisorBridgeOptions {
   resyncMs?: number
   /** Passed to ReconnectingLibvirt (socket path, timeouts, backoff). */
   libvirt?: ReconnectOptions
+}
+
+/**
+ * SSH settings for a `+ssh` libvirt URI from the environment:
+ * VOIDVM_LIBVIRT_SSH_KEY is the path of a private key file (read once, at
+ * start; its content never reaches a log), VOIDVM_LIBVIRT_SSH_KEY_PASSPHRASE
+ * its passphrase, VOIDVM_LIBVIRT_SSH_HOST_FINGERPRINT pins the host key
+ * (`SHA256:…` as `ssh-keygen -lf` prints it); an ssh-agent (SSH_AUTH_SOCK)
+ * is offered too. Undefined when the URI is not an SSH one.
+ */
+export async function libvirtSshOptionsFromEnv(
+  uri: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<SshTransportOptions | undefined> {
+  if (!/^[a-z0-9-]+\+(ssh|libssh|libssh2):/i.test(uri)) return undefined
+  const o: SshTransportOptions = {}
+  const keyFile = env.VOIDVM_LIBVIRT_SSH_KEY
+  if (keyFile) {
+    try {
+      o.privateKey = await readFile(keyFile)
+    } catch (err) {
+      // Only the path and the errno: never key material.
+      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable'
+      throw new Error(`VOIDVM_LIBVIRT_SSH_KEY: cannot read the private key file ${keyFile} (${code})`, {
+        cause: err,
+      })
+    }
+  }
+  if (env.VOIDVM_LIBVIRT_SSH_KEY_PASSPHRASE) o.passphrase = env.VOIDVM_LIBVIRT_SSH_KEY_PASSPHRASE
+  if (env.VOIDVM_LIBVIRT_SSH_HOST_FINGERPRINT) o.hostFingerprint = env.VOIDVM_LIBVIRT_SSH_HOST_FINGERPRINT
+  if (env.SSH_AUTH_SOCK) o.agent = env.SSH_AUTH_SOCK
+  return o
 }
 
 export async function createHypervisorBridge(

@@ -4,7 +4,7 @@
  * message types and topics.
  */
 import type { Bridge, BridgeContext } from './bridge.js'
-import { createHypervisorBridge } from '../hypervisor/index.js'
+import { createHypervisorBridge, libvirtSshOptionsFromEnv } from '../hypervisor/index.js'
 import { createHostMonitorBridge } from '../host/index.js'
 import { createVncBridge } from '../vnc/index.js'
 import { createTerminalBridge } from '../terminal/index.js'
@@ -23,7 +23,9 @@ export interface BridgesConfig {
 export async function createDefaultBridges(ctx: BridgeContext, config: BridgesConfig): Promise<Bridge[]> {
   const bridges: Bridge[] = []
   // `hypervisor.directory` (VmDirectory) is what the VNC and terminal bridges take for VM lookup.
-  const hypervisor = await createHypervisorBridge(ctx, { uri: config.libvirtUri })
+  // A qemu+ssh:// URI takes its key etc. from VOIDVM_LIBVIRT_SSH_* (hypervisor/index.ts).
+  const ssh = await libvirtSshOptionsFromEnv(config.libvirtUri)
+  const hypervisor = await createHypervisorBridge(ctx, { uri: config.libvirtUri, libvirt: ssh ? { ssh } : undefined })
   bridges.push(hypervisor.bridge)
   bridges.push(createHostMonitorBridge(ctx))
   bridges.push(createVncBridge(ctx, hypervisor.directory))
