@@ -16,11 +16,12 @@
 // the `nc -U` fallback; and `voidvm-server serve` reaches the same daemon
 // with the key named by VOIDVM_LIBVIRT_SSH_KEY.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises'
+import { appendFile, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
 import {
   DomainState,
   LibvirtClient,
@@ -35,6 +36,8 @@ import { defineTestGuest, guestImagesReady, removeDomain, virsh, type TestGuest 
 import { startSshd, type TestSshd } from '../fixtures/sshd.js'
 import { startPrivateLibvirtd, type PrivateLibvirtd } from '../fixtures/private-libvirtd.js'
 import { recordEvents, testDriverXml } from './libvirt-helpers.js'
+
+const run = promisify(execFile)
 
 describe('libvirt client over SSH', () => {
   let sshd: TestSshd
@@ -425,6 +428,57 @@ describe('voidvm-server serve with a qemu+ssh:// libvirt URI', () => {
     expect(s.out.stdout + s.out.stderr).not.toContain(keyBody)
   }, 70_000)
 
+  it('takes a passphrase-protected key with VOIDVM_LIBVIRT_SSH_KEY_PASSPHRASE', async () => {
+    const keyFile = join(dataDir, 'lv_ed25519')
+    const passphrase = `pp-${randomBytes(6).toString('hex')}`
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-f', keyFile])
+    // Authorize it beside the fixture's own key (the fixture's authorized_keys, in its temp dir).
+    await appendFile(join(sshd.dir, 'authorized_keys'), await readFile(`${keyFile}.pub`))
+    const s = serve({ VOIDVM_LIBVIRT_SSH_KEY: keyFile, VOIDVM_LIBVIRT_SSH_KEY_PASSPHRASE: passphrase })
+    try {
+      const url = await waitUntil(
+        () => /listening on (\S+)/.exec(s.out.stdout)?.[1],
+        30_000,
+        () => s.out.stderr,
+      )
+      await waitUntil(
+        async () => {
+          const h = (await (await fetch(new URL('/api/health', url))).json()) as { hypervisor: { connected: boolean } }
+          return h.hypervisor.connected ? true : undefined
+        },
+        30_000,
+        () => s.out.stderr,
+      )
+      expect(s.out.stdout + s.out.stderr).not.toContain(passphrase)
+    } finally {
+      await stopChild(s.proc)
+    }
+  }, 60_000)
+
+  it('does not connect to a host whose key differs from VOIDVM_LIBVIRT_SSH_HOST_FINGERPRINT, and says so', async () => {
+    const s = serve({
+      VOIDVM_LIBVIRT_SSH_KEY: join(sshd.dir, 'client_ed25519'),
+      VOIDVM_LIBVIRT_SSH_HOST_FINGERPRINT: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+    })
+    try {
+      const url = await waitUntil(
+        () => /listening on (\S+)/.exec(s.out.stdout)?.[1],
+        30_000,
+        () => s.out.stderr,
+      )
+      await waitUntil(
+        () => (s.out.stderr.includes(sshd.hostKeyFingerprint) ? true : undefined),
+        20_000,
+        () => s.out.stderr,
+      )
+      expect(s.out.stderr).toMatch(/does not match the pinned/)
+      const h = (await (await fetch(new URL('/api/health', url))).json()) as { hypervisor: { connected: boolean } }
+      expect(h.hypervisor.connected).toBe(false)
+    } finally {
+      await stopChild(s.proc)
+    }
+  }, 60_000)
+
   it('without a key (and no agent) it starts but cannot log in, and says so', async () => {
     const env: Record<string, string> = { VOIDVM_LIBVIRT_SSH_KEY: '', SSH_AUTH_SOCK: '' }
     const s = serve(env)
@@ -442,11 +496,7 @@ describe('voidvm-server serve with a qemu+ssh:// libvirt URI', () => {
       const h = (await (await fetch(new URL('/api/health', url))).json()) as { hypervisor: { connected: boolean } }
       expect(h.hypervisor.connected).toBe(false)
     } finally {
-      await new Promise<void>(r => {
-        if (s.proc.exitCode !== null) return r()
-        s.proc.once('exit', () => r())
-        s.proc.kill('SIGTERM')
-      })
+      await stopChild(s.proc)
     }
   }, 60_000)
 
@@ -459,6 +509,14 @@ describe('voidvm-server serve with a qemu+ssh:// libvirt URI', () => {
     expect(s.out.stderr).toContain('ENOENT')
   }, 30_000)
 })
+
+function stopChild(proc: ChildProcess): Promise<void> {
+  return new Promise<void>(r => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return r()
+    proc.once('exit', () => r())
+    proc.kill('SIGTERM')
+  })
+}
 
 async function waitUntil<T>(
   check: () => Promise<T | undefined> | T | undefined,
