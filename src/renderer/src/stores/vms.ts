@@ -24,6 +24,11 @@ export interface VmState {
   byId: Record<string, VmStatusData>
   /** Bumped on each flush; charts redraw on it. */
   version: number
+  /**
+   * Bumped only when the set of VMs or a VM's name, uuid or state changes:
+   * what filtering, sorting by name/state and the counts depend on.
+   */
+  listVersion: number
   pending: Record<string, PendingAction>
   /** True once the first status batch arrived. */
   loaded: boolean
@@ -35,7 +40,7 @@ export function historyOf(vmId: string): SeriesSet<SeriesKey> | undefined {
   return histories.get(vmId)
 }
 
-export const useVmStore = create<VmState>(() => ({ byId: {}, version: 0, pending: {}, loaded: false }))
+export const useVmStore = create<VmState>(() => ({ byId: {}, version: 0, listVersion: 0, pending: {}, loaded: false }))
 
 let buffer: { data: VmStatusData; t: number }[] = []
 let scheduled = false
@@ -89,8 +94,11 @@ export function flushVmStatus(): void {
   const prev = useVmStore.getState()
   const byId = { ...prev.byId }
   let pending = prev.pending
+  let listChanged = !prev.loaded
   for (const { data, t } of batch) {
     const id = data.vmId
+    const old = byId[id]
+    if (!old || old.status !== data.status || old.name !== data.name || old.uuid !== data.uuid) listChanged = true
     byId[id] = data
     let h = histories.get(id)
     if (!h) histories.set(id, (h = new SeriesSet(SERIES, HISTORY_SECONDS)))
@@ -110,7 +118,13 @@ export function flushVmStatus(): void {
       delete pending[id]
     }
   }
-  useVmStore.setState({ byId, pending, version: prev.version + 1, loaded: true })
+  useVmStore.setState({
+    byId,
+    pending,
+    version: prev.version + 1,
+    listVersion: listChanged ? prev.listVersion + 1 : prev.listVersion,
+    loaded: true,
+  })
 }
 
 /** reboot and reset end in the state they started from: their reply ends them. */
@@ -140,14 +154,14 @@ export function removeVm(vmId: string): void {
     if (!s.byId[vmId]) return s
     const byId = { ...s.byId }
     delete byId[vmId]
-    return { byId, version: s.version + 1 }
+    return { byId, version: s.version + 1, listVersion: s.listVersion + 1 }
   })
 }
 
 export function resetVms(): void {
   histories.clear()
   buffer = []
-  useVmStore.setState({ byId: {}, version: 0, pending: {}, loaded: false })
+  useVmStore.setState(s => ({ byId: {}, version: 0, listVersion: s.listVersion + 1, pending: {}, loaded: false }))
 }
 
 export type SortKey = 'name' | 'status' | 'cpu' | 'memory' | 'network' | 'disk'

@@ -1,19 +1,22 @@
 /**
- * The VM list. Each row subscribes to its own VM, and rows are memoised, so a
- * batch of 200 status pushes re-renders each row once per frame and nothing else.
+ * The VM list. Only the rows in view are rendered. Each row subscribes to its
+ * own VM's display strings (lib/rowModel), so a batch of 200 status pushes
+ * re-renders just the visible rows whose shown figures changed; sparklines
+ * take new samples without a render (repaintSparklines). The list itself
+ * re-renders only when its order, the VM set or a state changes.
  */
 import { memo, useCallback, useDeferredValue, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import type { Role } from '../../../shared/protocol'
 import { ActionButtons } from '../components/ActionButtons'
 import { Icon } from '../components/Icon'
-import { Sparkline } from '../components/Sparkline'
+import { repaintSparklines, Sparkline } from '../components/Sparkline'
 import { StatusBadge } from '../components/StatusBadge'
-import { formatKiB, formatPercent, formatRate } from '../lib/format'
+import { rowModel } from '../lib/rowModel'
 import { useChartColors, type ChartColors } from '../lib/theme'
 import { useSessionStore } from '../stores/session'
 import { navigate } from '../stores/ui'
-import { historyOf, selectVmIds, useVmStore, type SortKey } from '../stores/vms'
+import { historyOf, selectVmIds, useVmStore, type SortKey, type VmState } from '../stores/vms'
 
 const SPARK_POINTS = 60
 /** Fixed row height (px, matches .vm-row in styles.css): the list renders only the rows in view. */
@@ -76,13 +79,11 @@ interface RowProps {
 }
 
 const VmRow = memo(function VmRow({ id, selected, role, colors, labels, onSelect }: RowProps) {
-  const vm = useVmStore(s => s.byId[id])
+  const vm = useVmStore(s => rowModel(id, s.byId[id]))
   const pending = useVmStore(s => s.pending[id])
   if (!vm) return null
   const h = historyOf(id)
-  const cpu = h ? h.series.cpu.toArray(SPARK_POINTS) : []
-  const mem = h ? h.series.mem.toArray(SPARK_POINTS) : []
-  const live = vm.status === 'running'
+  const live = vm.live
   return (
     <tr
       className={`vm-row${selected ? ' selected' : ''}`}
@@ -104,7 +105,7 @@ const VmRow = memo(function VmRow({ id, selected, role, colors, labels, onSelect
           {vm.name}
         </button>
         <span className="vm-sub">
-          {labels.vcpus(vm.vcpus)} · {formatKiB(vm.memoryKiB)}
+          {labels.vcpus(vm.vcpus)} · {vm.memorySize}
         </span>
       </td>
       <td className="col-status">
@@ -113,32 +114,34 @@ const VmRow = memo(function VmRow({ id, selected, role, colors, labels, onSelect
       <td className="col-cpu">
         <div className="metric">
           <Sparkline
-            values={cpu}
+            ring={h?.series.cpu}
+            points={SPARK_POINTS}
             color={colors.cpu}
             max={100}
-            label={labels.cpuTrend(vm.name, formatPercent(vm.cpu))}
+            label={labels.cpuTrend(vm.name, vm.cpu)}
           />
-          <span className="num">{live ? formatPercent(vm.cpu) : '–'}</span>
+          <span className="num">{live ? vm.cpu : '–'}</span>
         </div>
       </td>
       <td className="col-mem">
         <div className="metric">
           <Sparkline
-            values={mem}
+            ring={h?.series.mem}
+            points={SPARK_POINTS}
             color={colors.mem}
             max={100}
-            label={labels.memTrend(vm.name, formatPercent(vm.memory))}
+            label={labels.memTrend(vm.name, vm.mem)}
           />
-          <span className="num">{live ? formatPercent(vm.memory) : '–'}</span>
+          <span className="num">{live ? vm.mem : '–'}</span>
         </div>
       </td>
       <td className="col-net num">
-        <span className="rate rx">↓ {formatRate(vm.network?.rx ?? 0)}</span>
-        <span className="rate tx">↑ {formatRate(vm.network?.tx ?? 0)}</span>
+        <span className="rate rx">↓ {vm.rx}</span>
+        <span className="rate tx">↑ {vm.tx}</span>
       </td>
       <td className="col-disk num">
-        <span className="rate rd">R {formatRate(vm.disk?.read ?? 0)}</span>
-        <span className="rate wr">W {formatRate(vm.disk?.write ?? 0)}</span>
+        <span className="rate rd">R {vm.rd}</span>
+        <span className="rate wr">W {vm.wr}</span>
       </td>
       <td className="col-actions">
         <ActionButtons vmId={id} status={vm.status} role={role} pending={pending} variant="compact" />
@@ -189,11 +192,41 @@ const ListHead = memo(function ListHead({
   )
 })
 
+const LIVE_SORT: ReadonlySet<SortKey> = new Set(['cpu', 'memory', 'network', 'disk'])
+
+function sameIds(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/**
+ * The filtered, sorted ids, as a store selector that returns the same array
+ * while the order is the same: by name or state it is recomputed only when
+ * the list changes (listVersion), by a live figure on each batch.
+ */
+function useVmIds(filter: string, sort: SortKey, desc: boolean): string[] {
+  const cache = useRef<{ key: unknown; filter: string; sort: SortKey; desc: boolean; ids: string[] } | null>(null)
+  const select = useCallback(
+    (s: VmState) => {
+      const key = LIVE_SORT.has(sort) ? s.byId : s.listVersion
+      const c = cache.current
+      if (c && c.key === key && c.filter === filter && c.sort === sort && c.desc === desc) return c.ids
+      const next = selectVmIds(s.byId, filter, sort, desc)
+      const ids = c && sameIds(c.ids, next) ? c.ids : next
+      cache.current = { key, filter, sort, desc, ids }
+      return ids
+    },
+    [filter, sort, desc],
+  )
+  return useVmStore(select)
+}
+
 export function VmList() {
   const { t, i18n } = useTranslation()
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const labels = useMemo(() => makeLabels(t), [t, i18n.language])
-  const byId = useVmStore(s => s.byId)
+  const listVersion = useVmStore(s => s.listVersion)
   const loaded = useVmStore(s => s.loaded)
   const role = useSessionStore(s => s.user?.role)
   const colors = useChartColors()
@@ -206,23 +239,16 @@ export function VmList() {
   const scroller = useRef<HTMLDivElement>(null)
   const [view, setView] = useState({ top: 0, height: 900 })
 
-  // Re-sorting on every sample is only needed for the live columns; by name
-  // or state the order changes only when the set of VMs or a state changes.
-  const sortSignature = useMemo(() => {
-    if (sort === 'name') return Object.keys(byId).join('\u0000')
-    if (sort === 'status')
-      return Object.values(byId)
-        .map(v => v.vmId + v.status)
-        .join('\u0000')
-    return byId
-  }, [byId, sort])
-  const ids = useMemo(
-    () => selectVmIds(useVmStore.getState().byId, deferredFilter, sort, desc),
+  const ids = useVmIds(deferredFilter, sort, desc)
+  // Counts change only with the VM set or a state (listVersion).
+  const [total, running] = useMemo(() => {
+    const all = Object.values(useVmStore.getState().byId)
+    return [all.length, all.filter(v => v.status === 'running').length]
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [sortSignature, deferredFilter, sort, desc],
-  )
-  const total = Object.keys(byId).length
-  const running = useMemo(() => Object.values(byId).filter(v => v.status === 'running').length, [byId])
+  }, [listVersion])
+
+  // New samples reach the visible sparklines without re-rendering their rows.
+  useEffect(() => useVmStore.subscribe(repaintSparklines), [])
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
