@@ -1,8 +1,11 @@
 /**
  * The WebSocket, off the main thread. A server tick is ~200 separate
  * vm-status frames; in the page each would be its own task (~40 µs of
- * browser overhead apiece). Here they are parsed and coalesced, and the page
- * gets one message per burst. Everything else is forwarded at once, in order.
+ * browser overhead apiece). Here they are classified and coalesced, and the
+ * page gets one message per burst: the frames' own JSON text joined into one
+ * array, which the page parses in one JSON.parse (cheaper for it than
+ * structured-cloning ~200 parsed objects). Everything else is forwarded at
+ * once, in order.
  */
 /// <reference lib="webworker" />
 import type { WorkerIn, WorkerOut } from './workerProtocol'
@@ -10,7 +13,8 @@ import type { WorkerIn, WorkerOut } from './workerProtocol'
 declare const self: DedicatedWorkerGlobalScope
 
 let ws: WebSocket | null = null
-let pending: unknown[] = []
+/** Raw JSON text of the frames not yet handed over. */
+let pending: string[] = []
 let timer: ReturnType<typeof setTimeout> | null = null
 /**
  * A burst is handed over once the socket has been quiet for QUIET_MS, and
@@ -29,9 +33,9 @@ function flush(): void {
   if (timer !== null) clearTimeout(timer)
   timer = null
   if (pending.length === 0) return
-  const messages = pending
+  const text = pending.length === 1 ? `[${pending[0]}]` : `[${pending.join(',')}]`
   pending = []
-  post({ kind: 'messages', messages })
+  post({ kind: 'batch', text })
 }
 
 self.onmessage = (e: MessageEvent<WorkerIn>) => {
@@ -56,11 +60,11 @@ self.onmessage = (e: MessageEvent<WorkerIn>) => {
       if (msg && msg.type === 'vm-status' && msg.id === undefined) {
         const now = performance.now()
         if (pending.length === 0) firstAt = now
-        pending.push(msg)
+        pending.push(ev.data)
         if (timer !== null) clearTimeout(timer)
         timer = setTimeout(flush, Math.max(0, Math.min(QUIET_MS, MAX_MS - (now - firstAt))))
       } else {
-        pending.push(msg)
+        pending.push(ev.data)
         flush()
       }
     }

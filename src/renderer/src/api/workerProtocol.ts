@@ -6,5 +6,5 @@ export type WorkerOut =
   | { kind: 'open' }
   | { kind: 'error' }
   | { kind: 'close'; code: number; reason: string }
-  /** Parsed server messages, in arrival order. */
-  | { kind: 'messages'; messages: unknown[] }
+  /** Server messages in arrival order, as the text of one JSON array of the frames. */
+  | { kind: 'batch'; text: string }

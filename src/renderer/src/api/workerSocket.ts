@@ -45,9 +45,16 @@ class WorkerSocket implements SocketLike {
         this.worker.terminate()
         this.onclose?.({ code: m.code, reason: m.reason })
         break
-      case 'messages':
-        for (const data of m.messages) this.onmessage?.({ data })
+      case 'batch': {
+        let messages: unknown[]
+        try {
+          messages = JSON.parse(m.text) as unknown[]
+        } catch {
+          return // the worker parsed each frame: this cannot happen
+        }
+        for (const data of messages) this.onmessage?.({ data })
         break
+      }
     }
   }
 

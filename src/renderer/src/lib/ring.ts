@@ -17,19 +17,24 @@ export class Ring {
     return this.len
   }
 
+  // Wrap-around by comparison, not %: these run 1,400 times per second for 200 VMs.
   push(v: number): void {
     if (this.len < this.capacity) {
-      this.buf[(this.start + this.len) % this.capacity] = v
+      let j = this.start + this.len
+      if (j >= this.capacity) j -= this.capacity
+      this.buf[j] = v
       this.len++
     } else {
       this.buf[this.start] = v
-      this.start = (this.start + 1) % this.capacity
+      this.start = this.start + 1 === this.capacity ? 0 : this.start + 1
     }
   }
 
   /** The i-th oldest value (0 = oldest). */
   at(i: number): number {
-    return this.buf[(this.start + i) % this.capacity] ?? 0
+    let j = this.start + i
+    if (j >= this.capacity) j -= this.capacity
+    return this.buf[j] ?? 0
   }
 
   last(): number | undefined {
@@ -57,15 +62,17 @@ export class Ring {
 export class SeriesSet<K extends string> {
   readonly time: Ring
   readonly series: Record<K, Ring>
+  private readonly keys: readonly K[]
 
   constructor(keys: readonly K[], capacity: number) {
+    this.keys = keys
     this.time = new Ring(capacity)
     this.series = Object.fromEntries(keys.map(k => [k, new Ring(capacity)])) as Record<K, Ring>
   }
 
   push(t: number, values: Record<K, number>): void {
     this.time.push(t)
-    for (const k of Object.keys(this.series) as K[]) this.series[k].push(values[k])
+    for (const k of this.keys) this.series[k].push(values[k])
   }
 
   get length(): number {

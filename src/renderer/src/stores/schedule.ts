@@ -10,9 +10,11 @@ export const frameScheduler: FlushScheduler = flush => {
   const run = () => {
     if (done) return
     done = true
+    // A frame came first: drop the fallback, so it costs no task of its own.
+    clearTimeout(timer)
     flush()
   }
   if (typeof requestAnimationFrame === 'function') requestAnimationFrame(run)
   // Background tabs get no frames; flush anyway so state stays current.
-  setTimeout(run, 100)
+  const timer = setTimeout(run, 100)
 }

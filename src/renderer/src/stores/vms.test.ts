@@ -87,6 +87,22 @@ describe('vm store batching', () => {
     expect(h.series.wr.last()).toBe(2000)
   })
 
+  it('bumps listVersion only when the VM set or a state changes, not for new figures', () => {
+    ingestVmStatus(vm('a'), at(1))
+    flushVmStatus()
+    const v1 = useVmStore.getState().listVersion
+    ingestVmStatus(vm('a', 'running', 55), at(2))
+    flushVmStatus()
+    expect(useVmStore.getState().listVersion).toBe(v1)
+    ingestVmStatus(vm('a', 'paused', 55), at(3))
+    flushVmStatus()
+    const v2 = useVmStore.getState().listVersion
+    expect(v2).toBeGreaterThan(v1)
+    ingestVmStatus(vm('b'), at(3))
+    flushVmStatus()
+    expect(useVmStore.getState().listVersion).toBeGreaterThan(v2)
+  })
+
   it('drops a deleted VM and its history', () => {
     ingestVmStatus(vm('gone'), at(1))
     flushVmStatus()

@@ -42,7 +42,9 @@ export function historyOf(vmId: string): SeriesSet<SeriesKey> | undefined {
 
 export const useVmStore = create<VmState>(() => ({ byId: {}, version: 0, listVersion: 0, pending: {}, loaded: false }))
 
-let buffer: { data: VmStatusData; t: number }[] = []
+// Queued pushes and their times, as two arrays (no wrapper object per push).
+let buffer: VmStatusData[] = []
+let bufferT: number[] = []
 let scheduled = false
 let scheduler: FlushScheduler = frameScheduler
 
@@ -72,7 +74,8 @@ export function ingestVmStatus(data: VmStatusData, timestamp?: string): void {
     lastT = Number.isFinite(t) ? t : Date.now() / 1000
     lastStamp = timestamp ?? ''
   }
-  buffer.push({ data, t: lastT })
+  buffer.push(data)
+  bufferT.push(lastT)
   if (perf) {
     // One mark per burst of pushes (the server sends all VMs' samples together).
     const now = performance.now()
@@ -90,12 +93,16 @@ export function flushVmStatus(): void {
   scheduled = false
   if (buffer.length === 0) return
   const batch = buffer
+  const times = bufferT
   buffer = []
+  bufferT = []
   const prev = useVmStore.getState()
   const byId = { ...prev.byId }
   let pending = prev.pending
   let listChanged = !prev.loaded
-  for (const { data, t } of batch) {
+  for (let i = 0; i < batch.length; i++) {
+    const data = batch[i]!
+    const t = times[i]!
     const id = data.vmId
     const old = byId[id]
     if (!old || old.status !== data.status || old.name !== data.name || old.uuid !== data.uuid) listChanged = true
@@ -103,15 +110,17 @@ export function flushVmStatus(): void {
     let h = histories.get(id)
     if (!h) histories.set(id, (h = new SeriesSet(SERIES, HISTORY_SECONDS)))
     // Several samples in one batch keep their own timestamps; equal ones are merged.
-    if (h.time.last() !== t)
-      h.push(t, {
-        cpu: data.cpu,
-        mem: data.memory,
-        rx: data.network?.rx ?? 0,
-        tx: data.network?.tx ?? 0,
-        rd: data.disk?.read ?? 0,
-        wr: data.disk?.write ?? 0,
-      })
+    if (h.time.last() !== t) {
+      // Straight into the rings: no object per VM per second.
+      const s = h.series
+      h.time.push(t)
+      s.cpu.push(data.cpu)
+      s.mem.push(data.memory)
+      s.rx.push(data.network?.rx ?? 0)
+      s.tx.push(data.network?.tx ?? 0)
+      s.rd.push(data.disk?.read ?? 0)
+      s.wr.push(data.disk?.write ?? 0)
+    }
     const p = pending[id]
     if (p && ACTION_TARGET[p.action].includes(data.status) && !(p.from === data.status && keepsStatus(p.action))) {
       if (pending === prev.pending) pending = { ...pending }
@@ -161,6 +170,7 @@ export function removeVm(vmId: string): void {
 export function resetVms(): void {
   histories.clear()
   buffer = []
+  bufferT = []
   useVmStore.setState(s => ({ byId: {}, version: 0, listVersion: s.listVersion + 1, pending: {}, loaded: false }))
 }
 
