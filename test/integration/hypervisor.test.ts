@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestServer, type TestServer, type TestUser } from '../fixtures/server.js'
-import { connect, ReplyError, type TestClient } from '../fixtures/ws-client.js'
+import { connect, refusal, type TestClient } from '../fixtures/ws-client.js'
 import type { SystemEventData, VmStatusData } from '../../src/shared/protocol.js'
 
 const run = promisify(execFile)
@@ -37,15 +37,6 @@ async function domainFile(name: string, vcpus = 2): Promise<string> {
     `<domain type='test'><name>${name}</name><memory unit='MiB'>96</memory><vcpu>${vcpus}</vcpu><os><type>hvm</type></os></domain>`,
   )
   return f
-}
-
-async function refusal(p: Promise<unknown>): Promise<ReplyError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err).toBeInstanceOf(ReplyError)
-  return err as ReplyError
 }
 
 describe('hypervisor bridge on the test driver (through the daemon)', () => {

@@ -14,28 +14,13 @@ import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { defineHandler, type Bridge, type ClientConnection, type TopicProvider } from '../../src/main/server/index.js'
 import type { VmStatusData } from '../../src/shared/protocol.js'
-import { startTestServer, type TestServer } from '../fixtures/server.js'
+import { sampleStatus, startTestServer, type TestServer } from '../fixtures/server.js'
 import { connect, ReplyError } from '../fixtures/ws-client.js'
 
 const servers: TestServer[] = []
 afterAll(async () => {
   await Promise.all(servers.map(s => s.close()))
 })
-
-function status(name: string, cpu: number): VmStatusData {
-  return {
-    vmId: name,
-    uuid: '00000000-0000-0000-0000-000000000000',
-    name,
-    status: 'running',
-    cpu,
-    memory: 0,
-    network: { rx: 0, tx: 0 },
-    disk: { read: 0, write: 0 },
-    vcpus: 1,
-    memoryKiB: 0,
-  }
-}
 
 /** The raw TCP socket under a ws client, to stop reading from it as a stalled peer would. */
 function rawSocket(ws: unknown): Socket {
@@ -85,7 +70,7 @@ describe('slow consumers', () => {
         for (let i = 0; i < 20; i++) {
           cpu = (cpu + 1) % 100_000
           lastCpu = cpu
-          conn.pushLatest('vm-status:x', 'vm-status', status(name, cpu))
+          conn.pushLatest('vm-status:x', 'vm-status', sampleStatus(name, cpu))
           maxQueued = Math.max(maxQueued, conn.bufferedAmount)
         }
       }, 2)
@@ -99,7 +84,7 @@ describe('slow consumers', () => {
     subscribe(_data, ctx) {
       const conn = ctx.conn
       const timer = setInterval(() => {
-        for (let i = 0; i < 20; i++) if (!conn.push('vm-status', status(name, i))) clearInterval(timer)
+        for (let i = 0; i < 20; i++) if (!conn.push('vm-status', sampleStatus(name, i))) clearInterval(timer)
       }, 2)
       return { response: { topic: 'system-monitor' }, close: () => clearInterval(timer) }
     },

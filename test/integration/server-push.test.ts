@@ -7,28 +7,13 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Bridge, ClientConnection, TopicProvider } from '../../src/main/server/index.js'
 import type { VmStatusData } from '../../src/shared/protocol.js'
-import { startTestServer, type TestServer } from '../fixtures/server.js'
+import { sampleStatus, startTestServer, type TestServer } from '../fixtures/server.js'
 import { connect, type TestClient } from '../fixtures/ws-client.js'
 
 const servers: TestServer[] = []
 afterAll(async () => {
   await Promise.all(servers.map(s => s.close()))
 })
-
-function status(name: string, cpu: number): VmStatusData {
-  return {
-    vmId: name,
-    uuid: '00000000-0000-0000-0000-000000000000',
-    name,
-    status: 'running',
-    cpu,
-    memory: 0,
-    network: { rx: 0, tx: 0 },
-    disk: { read: 0, write: 0 },
-    vcpus: 1,
-    memoryKiB: 0,
-  }
-}
 
 /** The raw text of every text frame a client receives, in order. */
 function texts(c: TestClient): string[] {
@@ -53,7 +38,7 @@ const topic: TopicProvider = {
 const bridge: Bridge = { name: 'push-test', topics: [topic] }
 
 function fanOut(vms: string[], cpu: number): VmStatusData[] {
-  const payloads = vms.map(n => status(n, cpu))
+  const payloads = vms.map(n => sampleStatus(n, cpu))
   for (const conn of watchers) for (const d of payloads) conn.pushLatest(`vm-status:${d.name}`, 'vm-status', d)
   return payloads
 }

@@ -5,20 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TerminalConnectResponseData } from '../../src/shared/protocol.js'
 import { defineTestGuest, guestImagesReady, type TestGuest } from '../fixtures/guest.js'
 import type { TestServer } from '../fixtures/server.js'
-import { connect, ReplyError, type TestClient } from '../fixtures/ws-client.js'
+import { connect, refusal, type TestClient } from '../fixtures/ws-client.js'
 import { startTerminalServer, terminalView, type TerminalView } from './terminal-helpers.js'
 
 const VM = 'voidvm-t-term-serial'
-
-async function refusal(p: Promise<unknown>): Promise<ReplyError> {
-  try {
-    await p
-  } catch (e) {
-    if (e instanceof ReplyError) return e
-    throw e
-  }
-  throw new Error('expected an error reply')
-}
 
 describe.skipIf(!guestImagesReady())('serial console terminal', () => {
   let guest: TestGuest

@@ -15,23 +15,13 @@ import { KNOWN_HOSTS_FILE } from '../../src/main/terminal/index.js'
 import { defineTestGuest, guestImagesReady, type TestGuest } from '../fixtures/guest.js'
 import type { TestServer, TestUser } from '../fixtures/server.js'
 import { startSshd, type TestSshd } from '../fixtures/sshd.js'
-import { connect, ReplyError, type TestClient } from '../fixtures/ws-client.js'
+import { connect, refusal, type TestClient } from '../fixtures/ws-client.js'
 import { startTerminalServer, terminalView, type TerminalView } from './terminal-helpers.js'
 
 const run = promisify(execFile)
 const VM = 'voidvm-t-term-ssh'
 const VM_B = 'voidvm-t-term-ssh-b'
 const VM_NOADDR = 'voidvm-t-term-noaddr'
-
-async function refusal(p: Promise<unknown>): Promise<ReplyError> {
-  try {
-    await p
-  } catch (e) {
-    if (e instanceof ReplyError) return e
-    throw e
-  }
-  throw new Error('expected an error reply')
-}
 
 describe.skipIf(!guestImagesReady())('SSH terminal sessions', () => {
   let sshd: TestSshd
