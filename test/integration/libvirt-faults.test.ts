@@ -72,13 +72,17 @@ describe('libvirt client fault handling (private libvirtd)', () => {
     daemon.pause()
     const pending = lv.getHostname().catch((e: unknown) => e)
     await new Promise(r => setTimeout(r, 100))
-    const t0 = Date.now()
-    await daemon.kill()
-    const err = await pending
-    expect(Date.now() - t0).toBeLessThan(2000)
-    expect(err).toBeInstanceOf(LibvirtConnectionError)
-    expect(await closed).toBeInstanceOf(LibvirtConnectionError)
-    await daemon.start()
+    try {
+      const t0 = Date.now()
+      await daemon.kill()
+      const err = await pending
+      expect(Date.now() - t0).toBeLessThan(2000)
+      expect(err).toBeInstanceOf(LibvirtConnectionError)
+      expect(await closed).toBeInstanceOf(LibvirtConnectionError)
+    } finally {
+      // The next tests need the daemon up whatever happened here.
+      await daemon.start()
+    }
   })
 
   it('reconnects after the daemon is killed and restarted: disconnected, reconnected, calls and events work again', async () => {
@@ -90,6 +94,7 @@ describe('libvirt client fault handling (private libvirtd)', () => {
     let failures = 0
     rl.on('connect-failed', () => void failures++)
     const events = recordEvents(rl)
+    await daemon.start()
     try {
       await rl.start()
       expect(rl.connected).toBe(true)
