@@ -185,6 +185,8 @@ export interface SystemEventData {
   event: SystemEventName
   vmId?: string
   userId?: string
+  /** The acting user's name at the time of the action; present whenever userId is (absent from older servers). */
+  username?: string
   message: string
   level: 'info' | 'warning' | 'error'
 }

@@ -28,11 +28,22 @@ describe('lifecycle → system-event', () => {
   it('localises messages; codes stay the same', () => {
     expect(eventMessage('vm-created', 'zh-CN')).toBe('虚拟机创建成功')
     expect(eventMessage('vm-created', 'en')).toBe('Virtual machine created')
-    const zh = buildEvent({ event: 'vm-started', level: 'info' }, 'zh-CN', 'vm-001', 'u1')
-    expect(zh).toEqual({ event: 'vm-started', vmId: 'vm-001', userId: 'u1', message: '虚拟机已启动', level: 'info' })
+    const zh = buildEvent({ event: 'vm-started', level: 'info' }, 'zh-CN', 'vm-001', {
+      userId: 'u1',
+      username: 'alice',
+    })
+    expect(zh).toEqual({
+      event: 'vm-started',
+      vmId: 'vm-001',
+      userId: 'u1',
+      username: 'alice',
+      message: '虚拟机已启动',
+      level: 'info',
+    })
     const en = buildEvent({ event: 'vm-started', level: 'info' }, 'en', 'vm-001')
     expect(en.event).toBe('vm-started')
     expect(en).not.toHaveProperty('userId')
+    expect(en).not.toHaveProperty('username')
   })
 
   it('has a message in both locales for every event', () => {

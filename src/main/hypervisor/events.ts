@@ -93,7 +93,7 @@ export function mapReboot(requested?: { action: VmAction; force?: boolean }): Ma
   return { event: reset ? 'vm-reset' : 'vm-restarted', level: 'info' }
 }
 
-/** Which system event a successful vm-control is expected to cause (for userId attribution). */
+/** Which system event a successful vm-control is expected to cause (for attributing it to the user). */
 export function expectedEvent(action: VmAction, force?: boolean): SystemEventName {
   switch (action) {
     case 'start':
@@ -111,13 +111,24 @@ export function expectedEvent(action: VmAction, force?: boolean): SystemEventNam
   }
 }
 
-export function buildEvent(mapped: MappedEvent, locale: Locale, vmId?: string, userId?: string): SystemEventData {
+/** The VoidVM user who asked for the action an event answers. */
+export interface Actor {
+  userId: string
+  /** The name at the time of the request: an event names who acted, not who the account is now. */
+  username: string
+}
+
+export function buildEvent(mapped: MappedEvent, locale: Locale, vmId?: string, actor?: Actor): SystemEventData {
   const out: SystemEventData = {
     event: mapped.event,
     message: eventMessage(mapped.event, locale, mapped.detail),
     level: mapped.level,
   }
   if (vmId !== undefined) out.vmId = vmId
-  if (userId !== undefined) out.userId = userId
+  // Both or neither: clients may rely on username being there whenever userId is.
+  if (actor !== undefined) {
+    out.userId = actor.userId
+    out.username = actor.username
+  }
   return out
 }

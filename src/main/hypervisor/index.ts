@@ -88,7 +88,7 @@ export async function createHypervisorBridge(
     permission: 'control',
     vmIdOf: d => d.vmId,
     // The core audits vm-control (who, which VM, outcome); no second line here.
-    handle: (data, hctx) => service.control(data.vmId, data.action, data.force ?? false, hctx.principal.userId),
+    handle: (data, hctx) => service.control(data.vmId, data.action, data.force ?? false, hctx.principal),
   }
 
   const statusTopic = (topic: 'vm-status' | 'vm-status-all'): TopicProvider => ({

@@ -12,7 +12,15 @@ import type { SystemEventData, SystemEventName, VmAction, VmStatusData, VmStatus
 import { isConnectionLost, isDomainNotFound, LibvirtTimeoutError } from '../libvirt/errors.js'
 import type { HvClient, HvDomain, HvDomainInfo } from './client.js'
 import { planControl } from './control.js'
-import { buildEvent, expectedEvent, mapLifecycle, mapReboot, type Locale, type MappedEvent } from './events.js'
+import {
+  buildEvent,
+  expectedEvent,
+  mapLifecycle,
+  mapReboot,
+  type Actor,
+  type Locale,
+  type MappedEvent,
+} from './events.js'
 import { computeRates, sampleFromParams, statusOf, ZERO_RATES, type DomainSample, type VmRates } from './status.js'
 
 export interface ServiceOptions {
@@ -42,12 +50,12 @@ interface VmEntry {
   eventAt?: number
 }
 
-/** A control request waiting for the event it should cause (for userId and restart-vs-reset). */
+/** A control request waiting for the event it should cause (for the actor and restart-vs-reset). */
 interface Pending {
   event: SystemEventName
   action: VmAction
   force: boolean
-  userId: string
+  actor: Actor
   expires: number
 }
 
@@ -267,7 +275,7 @@ export class HypervisorService implements VmDirectory {
     vmRef: string,
     action: VmAction,
     force: boolean,
-    userId: string,
+    actor: Actor,
   ): Promise<{ vmId: string; action: VmAction; status: 'success' }> {
     const d = await this.lookupDomain(vmRef)
     let status: VmStatusValue
@@ -284,7 +292,8 @@ export class HypervisorService implements VmDirectory {
       event: expectedEvent(action, force),
       action,
       force,
-      userId,
+      // A copy: the principal object may outlive a rename; the event names who asked.
+      actor: { userId: actor.userId, username: actor.username },
       expires: Date.now() + PENDING_TTL_MS,
     }
     // Expired requests (a graceful stop the guest ignored) are dropped here too, so the list stays short.
@@ -324,8 +333,8 @@ export class HypervisorService implements VmDirectory {
 
   // ------------------------------------------------------------------ events
 
-  private emit(mapped: MappedEvent, vmName?: string, userId?: string): void {
-    this.opts.emitEvent(buildEvent(mapped, this.opts.locale, vmName, userId), vmName)
+  private emit(mapped: MappedEvent, vmName?: string, actor?: Actor): void {
+    this.opts.emitEvent(buildEvent(mapped, this.opts.locale, vmName, actor), vmName)
   }
 
   private onLifecycle(d: HvDomain, event: number, detail: number): void {
@@ -361,7 +370,7 @@ export class HypervisorService implements VmDirectory {
     // libvirt's fake reboot (graceful restart) resumes a VM that was never paused: not news.
     if (mapped.event === 'vm-resumed' && before !== undefined && before !== 'paused') return
     const p = this.takePending(d.name, mapped.event)
-    this.emit(mapped, d.name, p?.userId)
+    this.emit(mapped, d.name, p?.actor)
   }
 
   private onReboot(d: HvDomain): void {
@@ -371,7 +380,7 @@ export class HypervisorService implements VmDirectory {
     const req = list?.findLast(p => (p.event === 'vm-reset' || p.event === 'vm-restarted') && p.expires > now)
     const mapped = mapReboot(req && { action: req.action, force: req.force })
     const p = this.takePending(d.name, mapped.event)
-    this.emit(mapped, d.name, p?.userId)
+    this.emit(mapped, d.name, p?.actor)
   }
 
   private async onConnected(): Promise<void> {
