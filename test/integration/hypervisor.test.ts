@@ -1,8 +1,8 @@
 // The hypervisor bridge over the real API against libvirt's test driver,
 // opened through the system daemon (test:///default): status topics,
-// vm-control and each of its refusals, lifecycle events in zh-CN.
-// test:///default is shared by every client of the daemon; our domains carry
-// the voidvm-t-hv- prefix and are removed in afterAll.
+// vm-control and each of its refusals, lifecycle events in zh-CN and who
+// caused them. test:///default is shared by every client of the daemon; our
+// domains carry the voidvm-t-hv- prefix and are removed in afterAll.
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -21,6 +21,7 @@ const B = `${PREFIX}b-${process.pid}` // running
 const C = `${PREFIX}c-${process.pid}` // paused
 const D = `${PREFIX}d-${process.pid}` // driven through its lifecycle
 const E = `${PREFIX}e-${process.pid}` // defined and undefined while we watch
+const U = `${PREFIX}un-${process.pid}` // controlled by an operator and, behind VoidVM's back, by virsh
 
 let dir = ''
 
@@ -42,6 +43,7 @@ async function domainFile(name: string, vcpus = 2): Promise<string> {
 describe('hypervisor bridge on the test driver (through the daemon)', () => {
   let server: TestServer
   let admin: TestUser
+  let opUn: TestUser
   let client: TestClient
 
   beforeAll(async () => {
@@ -50,6 +52,7 @@ describe('hypervisor bridge on the test driver (through the daemon)', () => {
     admin = await server.addUser('hv-admin', 'admin')
     await server.addUser('hv-viewer', 'viewer')
     await server.addUser('hv-op-other', 'operator', ['other-*'])
+    opUn = await server.addUser('hv-op-un', 'operator', [`${PREFIX}un-*`])
     client = await connect(server.wsUrl, await server.tokenFor('hv-admin'))
     // The server's connection keeps the test driver's state alive for our virsh batches.
     await virsh(
@@ -65,7 +68,7 @@ describe('hypervisor bridge on the test driver (through the daemon)', () => {
 
   afterAll(async () => {
     await client?.close()
-    await virsh(...[A, B, C, D, E].flatMap(n => [`destroy ${n}`, `undefine ${n}`])).catch(() => '')
+    await virsh(...[A, B, C, D, E, U].flatMap(n => [`destroy ${n}`, `undefine ${n}`])).catch(() => '')
     await server?.close()
     await rm(dir, { recursive: true, force: true })
   })
@@ -157,11 +160,51 @@ describe('hypervisor bridge on the test driver (through the daemon)', () => {
       })
       const ev = await client.next<SystemEventData>('system-event', d => d.vmId === D && d.event === event)
       expect(ev.userId).toBe(admin.id)
+      expect(ev.username).toBe('hv-admin')
       expect(ev.message).toMatch(/[\u4e00-\u9fff]/)
       await client.next<VmStatusData>('vm-status', d => d.name === D && d.status === status, 5000)
       expect((await virsh(`domstate ${D}`)).trim()).toBe(status === 'stopped' ? 'shut off' : status)
     }
     await client.request('unsubscribe', { topic: 'vm-status', vmId: D })
+  })
+
+  it('names the acting user to other users who may see the VM; events from outside VoidVM name nobody', async () => {
+    const op = await connect(server.wsUrl, await server.tokenFor('hv-op-un'))
+    try {
+      await virsh(`define ${await domainFile(U, 1)}`)
+      const created = await client.next<SystemEventData>('system-event', d => d.vmId === U && d.event === 'vm-created')
+      expect(created).not.toHaveProperty('userId')
+      expect(created).not.toHaveProperty('username')
+
+      // The operator starts it; the admin's socket (not the one that asked) hears who did.
+      expect(await op.request('vm-control', { vmId: U, action: 'start' })).toEqual({
+        vmId: U,
+        action: 'start',
+        status: 'success',
+      })
+      const seen = await client.next<SystemEventData>('system-event', d => d.vmId === U && d.event === 'vm-started')
+      expect(seen).toEqual({
+        event: 'vm-started',
+        vmId: U,
+        userId: opUn.id,
+        username: 'hv-op-un',
+        message: '虚拟机已启动',
+        level: 'info',
+      })
+      const own = await op.next<SystemEventData>('system-event', d => d.vmId === U && d.event === 'vm-started')
+      expect(own.username).toBe('hv-op-un')
+
+      // virsh on the same daemon: the events carry neither an id nor a name.
+      await virsh(`suspend ${U}`, `destroy ${U}`)
+      for (const event of ['vm-paused', 'vm-stopped']) {
+        const ev = await client.next<SystemEventData>('system-event', d => d.vmId === U && d.event === event)
+        expect(ev).not.toHaveProperty('userId')
+        expect(ev).not.toHaveProperty('username')
+      }
+      expect((await virsh(`domstate ${U}`)).trim()).toBe('shut off')
+    } finally {
+      await op.close()
+    }
   })
 
   it('refuses an unknown VM with VM_NOT_FOUND', async () => {
