@@ -227,6 +227,8 @@ export const en = {
     empty: 'No events yet. VM state changes and control actions appear here.',
     clear: 'Clear',
     by: 'by {{user}}',
+    actorSelf: '{{user}} (you)',
+    actorId: 'user {{id}}',
     time: 'Time',
     vm: 'VM',
     user: 'User',

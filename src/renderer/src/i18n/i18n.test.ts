@@ -3,7 +3,7 @@ import { ERROR_CODE_LIST } from '../../../shared/errors'
 import { SYSTEM_EVENTS, VM_STATUSES } from '../../../shared/protocol'
 import { en } from './en'
 import { zhCN } from './zh-CN'
-import { describeError, describeEvent, i18n } from './index'
+import { describeActor, describeError, describeEvent, i18n } from './index'
 
 function keys(o: object, prefix = ''): string[] {
   return Object.entries(o).flatMap(([k, v]) =>
@@ -39,5 +39,42 @@ describe('translations', () => {
     await i18n.changeLanguage('en')
     expect(describeEvent({ event: 'vm-crashed', vmId: 'db', message: '' })).toBe('VM db crashed')
     expect(describeError('NOT_A_CODE', 'server says')).toBe('server says')
+  })
+})
+
+describe('the user who acted on an event', () => {
+  const me = { userId: '8c1c2f0e-0000-4000-8000-000000000001', username: 'alice' }
+  const bobId = '3b7d9a41-0000-4000-8000-000000000002'
+
+  it('names other users by the name the server sends, and marks the signed-in user', async () => {
+    await i18n.changeLanguage('en')
+    expect(describeActor({ userId: bobId, username: 'bob' }, me)).toBe('bob')
+    expect(describeActor({ userId: me.userId, username: 'alice' }, me)).toBe('alice (you)')
+    expect(i18n.t('events.by', { user: describeActor({ userId: bobId, username: 'bob' }, me) })).toBe('by bob')
+    await i18n.changeLanguage('zh-CN')
+    expect(describeActor({ userId: me.userId, username: 'alice' }, me)).toBe('alice（你）')
+    expect(i18n.t('events.by', { user: describeActor({ userId: bobId, username: 'bob' }, me) })).toBe('操作者 bob')
+    await i18n.changeLanguage('en')
+  })
+
+  it('names nobody for events that did not come through VoidVM', () => {
+    expect(describeActor({}, me)).toBeUndefined()
+    expect(describeActor({}, null)).toBeUndefined()
+  })
+
+  it('falls back for servers that send only userId: ours by name, others by a short id', async () => {
+    await i18n.changeLanguage('en')
+    expect(describeActor({ userId: me.userId }, me)).toBe('alice (you)')
+    expect(describeActor({ userId: bobId }, me)).toBe('user 3b7d9a41…')
+    expect(describeActor({ userId: bobId }, null)).toBe('user 3b7d9a41…')
+    expect(describeActor({ userId: 'u1' }, me)).toBe('user u1')
+    await i18n.changeLanguage('zh-CN')
+    expect(describeActor({ userId: bobId }, me)).toBe('用户 3b7d9a41…')
+    await i18n.changeLanguage('en')
+  })
+
+  it('does not take a name for the signed-in user when only the name matches', () => {
+    // Names are not identities: another account called "alice" on this server is not "you".
+    expect(describeActor({ userId: bobId, username: 'alice' }, me)).toBe('alice')
   })
 })

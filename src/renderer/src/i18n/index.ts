@@ -25,6 +25,30 @@ export function describeEvent(e: Pick<SystemEventData, 'event' | 'vmId' | 'messa
   return i18n.exists(key) ? i18n.t(key, { vm: e.vmId ?? '' }) : e.message
 }
 
+/** The signed-in user, as far as naming actors goes. */
+export interface ActorSelf {
+  userId: string
+  username: string
+}
+
+/**
+ * Who caused an event, for display: the acting user's name (marked when it is
+ * the signed-in user), or undefined when the event did not come through
+ * VoidVM. Servers before `username` send only `userId`: the signed-in user is
+ * still named, others by a short form of their id.
+ */
+export function describeActor(
+  e: Pick<SystemEventData, 'userId' | 'username'>,
+  me?: ActorSelf | null,
+): string | undefined {
+  if (e.userId === undefined && e.username === undefined) return undefined
+  if (me && e.userId !== undefined && e.userId === me.userId)
+    return i18n.t('events.actorSelf', { user: e.username ?? me.username })
+  if (e.username) return e.username
+  const id = e.userId ?? ''
+  return i18n.t('events.actorId', { id: id.length > 12 ? `${id.slice(0, 8)}…` : id })
+}
+
 export function describeError(code: string, fallback: string): string {
   const key = `error.${code}`
   return i18n.exists(key) ? i18n.t(key) : fallback

@@ -228,6 +228,8 @@ export const zhCN: Strings = {
     empty: '暂无事件。虚拟机状态变化和控制操作会显示在这里。',
     clear: '清空',
     by: '操作者 {{user}}',
+    actorSelf: '{{user}}（你）',
+    actorId: '用户 {{id}}',
     time: '时间',
     vm: '虚拟机',
     user: '用户',

@@ -9,7 +9,7 @@ import { RequestError, type SocketFactory } from '../api/types'
 import { workerSocketFactory } from '../api/workerSocket'
 import { ACTION_REQUEST, type UiAction } from '../lib/permissions'
 import { load, save } from '../lib/storage'
-import { i18n, describeError, describeEvent } from '../i18n'
+import { i18n, describeActor, describeError, describeEvent } from '../i18n'
 import { clearPending, ingestVmStatus, removeVm, resetVms, setPending } from './vms'
 import { ingestHost, setHostInterval, useHostStore } from './host'
 import { addEvent, pushToast } from './events'
@@ -60,7 +60,11 @@ export function startSession(server: ServerTarget, token: string, o: StartOption
     c.on('system-event', (d, ts) => {
       addEvent(d, ts)
       if (d.event === 'vm-deleted' && d.vmId) removeVm(d.vmId)
-      if (d.level !== 'info') pushToast({ level: d.level, title: describeEvent(d), code: d.event })
+      if (d.level !== 'info') {
+        const actor = describeActor(d, useSessionStore.getState().user)
+        const body = actor === undefined ? undefined : i18n.t('events.by', { user: actor })
+        pushToast({ level: d.level, title: describeEvent(d), body, code: d.event })
+      }
     }),
     c.on('error', d =>
       pushToast({ level: 'error', title: describeError(d.code, d.message), body: d.vmId, code: d.code }),

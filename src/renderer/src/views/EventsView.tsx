@@ -1,7 +1,7 @@
 /** The feed of system events, newest first, localised from their codes. */
 import { useEffect } from 'react'
 import { useTranslation } from 'react-i18next'
-import { describeEvent } from '../i18n'
+import { describeActor, describeEvent } from '../i18n'
 import { formatTime } from '../lib/format'
 import { clearEvents, markRead, useEventStore } from '../stores/events'
 import { useSessionStore } from '../stores/session'
@@ -11,8 +11,6 @@ export function EventsView() {
   const { t, i18n } = useTranslation()
   const events = useEventStore(s => s.events)
   const me = useSessionStore(s => s.user)
-  // The server names the acting user by id; ours we can name, others are shortened.
-  const who = (id: string) => (me && id === me.userId ? me.username : id.length > 12 ? id.slice(0, 8) : id)
   useEffect(() => {
     markRead()
   }, [events])
@@ -28,19 +26,23 @@ export function EventsView() {
         <p className="empty">{t('events.empty')}</p>
       ) : (
         <ol className="event-feed" aria-live="polite">
-          {events.map(e => (
-            <li key={e.key} className={`event event-${e.level}`} data-event={e.event}>
-              <time dateTime={e.timestamp}>{formatTime(e.timestamp, i18n.language)}</time>
-              <span className={`level level-${e.level}`}>{t(`events.level.${e.level}`)}</span>
-              <span className="event-msg">{describeEvent(e)}</span>
-              {e.vmId && (
-                <button type="button" className="link" onClick={() => navigate('vm', e.vmId, 'overview')}>
-                  {e.vmId}
-                </button>
-              )}
-              {e.userId && <span className="muted">{t('events.by', { user: who(e.userId) })}</span>}
-            </li>
-          ))}
+          {events.map(e => {
+            // Only events that came through VoidVM have an actor; libvirt's own have none.
+            const actor = describeActor(e, me)
+            return (
+              <li key={e.key} className={`event event-${e.level}`} data-event={e.event}>
+                <time dateTime={e.timestamp}>{formatTime(e.timestamp, i18n.language)}</time>
+                <span className={`level level-${e.level}`}>{t(`events.level.${e.level}`)}</span>
+                <span className="event-msg">{describeEvent(e)}</span>
+                {e.vmId && (
+                  <button type="button" className="link" onClick={() => navigate('vm', e.vmId, 'overview')}>
+                    {e.vmId}
+                  </button>
+                )}
+                {actor !== undefined && <span className="muted event-actor">{t('events.by', { user: actor })}</span>}
+              </li>
+            )
+          })}
         </ol>
       )}
     </section>
