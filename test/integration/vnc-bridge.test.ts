@@ -5,7 +5,6 @@
  * guest's shell, a VNC password the viewer never sees, every documented
  * refusal, and garbage from one viewer ending only its session.
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,77 +13,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHypervisorBridge } from '../../src/main/hypervisor/index.js'
 import { startServer, type Logger, type RunningServer } from '../../src/main/server/index.js'
 import { createVncBridge } from '../../src/main/vnc/index.js'
-import { hasNonBlackPixel, MiniRfbClient } from '../../src/main/vnc/rfb-client.js'
 import { defineTestGuest, guestImagesReady, virsh, waitFor, type TestGuest } from '../fixtures/guest.js'
 import { startTestServer } from '../fixtures/server.js'
-import { connect, ReplyError, type Frame, type TestClient } from '../fixtures/ws-client.js'
+import { connect, type TestClient } from '../fixtures/ws-client.js'
+import {
+  expectConsolePixels,
+  expectError,
+  jsonViewer,
+  serialReader,
+  typeUntilSerial,
+  wsViewer,
+  type ConnectReply,
+} from './vnc-helpers.js'
 
 const ready = guestImagesReady()
 const PASSWORD = 'Zq7#vnc!' // QEMU allows at most 8 characters
-
-interface ConnectReply {
-  vmId: string
-  sessionId: string
-  width: number
-  height: number
-  name: string
-  url?: string
-}
-
-/** Reads the guest's serial console from its pty (fixture side, not the code under test). */
-function serialReader(pty: string): { text: () => string; stop: () => void } {
-  let out = ''
-  const child = spawn('sh', ['-c', `stty -F ${pty} raw -echo && exec cat ${pty}`], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  })
-  child.stdout.on('data', d => (out += String(d)))
-  return { text: () => out, stop: () => void child.kill() }
-}
-
-let dataSeq = 0
-/** A viewer speaking RFB through vnc-data pushes and messages. */
-function jsonViewer(client: TestClient, vmId: string, sessionId: string): MiniRfbClient {
-  const rfb = new MiniRfbClient(b =>
-    client.send({ type: 'vnc-data', id: `vd${++dataSeq}`, data: { vmId, sessionId, data: b.toString('base64') } }),
-  )
-  const take = (f: Frame): void => {
-    const d = f.data as { sessionId?: string; data?: string; reason?: string }
-    if (d?.sessionId !== sessionId || f.id !== undefined) return
-    if (f.type === 'vnc-data') rfb.push(Buffer.from(d.data ?? '', 'base64'))
-    if (f.type === 'vnc-closed') rfb.fail(new Error(`session closed: ${d.reason}`))
-  }
-  // Pushes that arrived with the reply are already in `frames`.
-  for (const f of client.frames) take(f)
-  client.ws.on('message', (raw, isBinary) => {
-    if (!isBinary) take(JSON.parse(raw.toString()) as Frame)
-  })
-  return rfb
-}
-
-/** A viewer on the binary fast path. */
-async function wsViewer(url: string): Promise<{ rfb: MiniRfbClient; ws: WebSocket }> {
-  const ws = new WebSocket(url)
-  const rfb = new MiniRfbClient(b => ws.send(b))
-  ws.on('message', (d: Buffer) => rfb.push(Buffer.from(d)))
-  ws.on('close', (code, reason) => rfb.fail(new Error(`ws closed ${code} ${reason.toString()}`)))
-  await new Promise<void>((ok, fail) => {
-    ws.once('open', () => ok())
-    ws.once('error', fail)
-  })
-  return { rfb, ws }
-}
-
-async function expectError(p: Promise<unknown>, code: string, field?: string): Promise<ReplyError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err).toBeInstanceOf(ReplyError)
-  const r = err as ReplyError
-  expect(r.code).toBe(code)
-  if (field) expect(r.field).toBe(field)
-  return r
-}
 
 /** Number of VNC clients QEMU reports for a guest (`info vnc`). */
 async function qemuVncClients(name: string): Promise<number> {
@@ -156,14 +99,7 @@ describe.runIf(ready)('VNC bridge against QEMU', () => {
     const rfb = jsonViewer(op, plain.name, r.sessionId)
     const init = await rfb.handshake()
     expect({ w: init.width, h: init.height, name: init.name }).toEqual({ w: r.width, h: r.height, name: r.name })
-    await waitFor(
-      async () => {
-        rfb.requestUpdate(false)
-        return hasNonBlackPixel(await rfb.readUpdate()) || undefined
-      },
-      30_000,
-      'a framebuffer update with the console on it',
-    )
+    await expectConsolePixels(rfb, 'a framebuffer update with the console on it')
     await op.request('vnc-disconnect', { vmId: plain.name, sessionId: r.sessionId })
     await op.next('vnc-closed', (d: { sessionId: string }) => d.sessionId === r.sessionId)
   })
@@ -176,14 +112,7 @@ describe.runIf(ready)('VNC bridge against QEMU', () => {
     const { rfb, ws } = await wsViewer(base + r.url)
     const init = await rfb.handshake()
     expect({ w: init.width, h: init.height }).toEqual({ w: r.width, h: r.height })
-    await waitFor(
-      async () => {
-        rfb.requestUpdate(false)
-        return hasNonBlackPixel(await rfb.readUpdate()) || undefined
-      },
-      30_000,
-      'a framebuffer update over the fast path',
-    )
+    await expectConsolePixels(rfb, 'a framebuffer update over the fast path')
     // The ticket was used up; a second upgrade with it is refused.
     await expect(wsViewer(base + r.url)).rejects.toThrow(/401/)
     await expect(wsViewer(`${base}/ws/vnc?ticket=not-a-ticket`)).rejects.toThrow(/401/)
@@ -203,25 +132,7 @@ describe.runIf(ready)('VNC bridge against QEMU', () => {
     const serial = serialReader(await virsh('ttyconsole', plain.name))
     try {
       const r = await op.request<ConnectReply>('vnc-connect', { vmId: plain.name })
-      let last = 0
-      await waitFor(
-        async () => {
-          if (serial.text().includes('vnc-ok-42')) return true
-          if (Date.now() - last > 6000) {
-            last = Date.now()
-            await op.request('vnc-input', {
-              vmId: plain.name,
-              inputType: 'text',
-              text: 'echo vnc-ok-$((6*7)) > /dev/ttyS0',
-            })
-            await op.request('vnc-input', { vmId: plain.name, inputType: 'keyboard', key: 'Enter', down: true })
-            await op.request('vnc-input', { vmId: plain.name, inputType: 'keyboard', key: 'Enter', down: false })
-          }
-          return undefined
-        },
-        45_000,
-        'vnc-ok-42 on the guest serial console',
-      )
+      await typeUntilSerial(op, plain.name, serial)
       const m = await op.request('vnc-input', { vmId: plain.name, inputType: 'mouse', x: 10, y: 10, buttons: 0 })
       expect(m).toEqual({ vmId: plain.name, sessionId: r.sessionId })
       await op.request('vnc-disconnect', { vmId: plain.name })
@@ -312,7 +223,7 @@ describe.runIf(ready)('VNC bridge against QEMU', () => {
     try {
       await headless.start()
       const e = await expectError(op.request('vnc-connect', { vmId: headless.name }), 'VNC_UNAVAILABLE')
-      expect(e.message).toMatch(/no VNC graphics/)
+      expect(e.message).toMatch(/no VNC display: it has no VNC graphics \(no graphics device at all\)/)
     } finally {
       await headless.remove()
     }

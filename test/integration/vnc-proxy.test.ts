@@ -4,7 +4,6 @@
  * RFB server toward a viewer, relaying framebuffer updates, input injection
  * reaching the guest's shell, and a garbage viewer stream ending the session.
  */
-import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { vncTargetFromXml, type VncTarget } from '../../src/main/vnc/endpoint.js'
 import { keyToKeysym, textToKeyPresses } from '../../src/main/vnc/keysym.js'
@@ -13,20 +12,10 @@ import { keyEvent } from '../../src/main/vnc/rfb.js'
 import { VncSession, type ViewerTransport } from '../../src/main/vnc/session.js'
 import { connectUpstream, VncHandshakeError } from '../../src/main/vnc/upstream.js'
 import { defineTestGuest, guestImagesReady, virsh, waitFor, type TestGuest } from '../fixtures/guest.js'
+import { serialReader } from './vnc-helpers.js'
 
 const ready = guestImagesReady()
 const PASSWORD = 'vS3cr#t8' // QEMU allows at most 8 characters
-
-/** Reads the guest's serial console from its pty (the fixture's view, not the code under test). */
-function serialReader(pty: string): { text: () => string; stop: () => void } {
-  let out = ''
-  // `cat` on the pty slave after putting it in raw mode; the guest's ttyS0 output arrives here.
-  const child = spawn('sh', ['-c', `stty -F ${pty} raw -echo && exec cat ${pty}`], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  })
-  child.stdout.on('data', d => (out += String(d)))
-  return { text: () => out, stop: () => void child.kill() }
-}
 
 function memoryViewer(): ViewerTransport & { client: MiniRfbClient; session?: VncSession } {
   const v: ViewerTransport & { client: MiniRfbClient; session?: VncSession } = {

@@ -249,4 +249,81 @@ describe('VNC endpoint from the live XML', () => {
     expect(vncTargetFromXml(`<graphics type='vnc' port='-1' autoport='yes'/>`)).toMatch(/no VNC port/)
     expect(vncTargetFromXml(`<graphics type='spice' port='5900'/>`)).toMatch(/no VNC graphics/)
   })
+
+  it("reads the socket from the attribute form and from libvirt's live XML of an auto socket", async () => {
+    const { vncTargetFromXml } = await import('./endpoint.js')
+    const live = `<graphics type='vnc' socket='/var/lib/libvirt/qemu/domain-2-x/vnc.sock'>
+      <listen type='socket' socket='/var/lib/libvirt/qemu/domain-2-x/vnc.sock'/></graphics>`
+    expect(vncTargetFromXml(live)).toEqual({
+      endpoint: { kind: 'unix', path: '/var/lib/libvirt/qemu/domain-2-x/vnc.sock' },
+      password: undefined,
+    })
+    expect(vncTargetFromXml(`<graphics type='vnc' socket='/run/a&amp;b.sock' passwd='pw'/>`)).toEqual({
+      endpoint: { kind: 'unix', path: '/run/a&b.sock' },
+      password: 'pw',
+    })
+  })
+
+  it('says why there is no VNC display', async () => {
+    const { vncTargetFromXml } = await import('./endpoint.js')
+    const spice = `<domain><devices><graphics type='spice' port='5901' autoport='yes'>
+      <listen type='address' address='127.0.0.1'/></graphics></devices></domain>`
+    expect(vncTargetFromXml(spice)).toBe('the VM has no VNC display: it has no VNC graphics, only spice')
+    expect(vncTargetFromXml('<domain><devices><video/></devices></domain>')).toBe(
+      'the VM has no VNC display: it has no VNC graphics (no graphics device at all)',
+    )
+    // A VNC display next to SPICE is found.
+    expect(vncTargetFromXml(`${spice}<graphics type='vnc' port='5902' listen='::'/>`)).toEqual({
+      endpoint: { kind: 'tcp', host: '::1', port: 5902 },
+      password: undefined,
+    })
+    expect(vncTargetFromXml(`<graphics type='vnc'><listen type='none'/></graphics>`)).toMatch(
+      /no VNC display.*listen type 'none'/,
+    )
+    expect(vncTargetFromXml(`<graphics type='vnc'><listen type='socket'/></graphics>`)).toMatch(/no VNC socket path/)
+    // A character reference past Unicode stays as written instead of throwing.
+    expect(vncTargetFromXml(`<graphics type='vnc' socket='/run/&#x110000;.sock'/>`)).toEqual({
+      endpoint: { kind: 'unix', path: '/run/&#x110000;.sock' },
+      password: undefined,
+    })
+  })
+})
+
+describe('VNC upstream connection failures (real sockets)', () => {
+  it('says a socket path does not exist, is not a socket, or closed during the handshake', async () => {
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const net = await import('node:net')
+    const { connectUpstream, VncHandshakeError } = await import('./upstream.js')
+    const dir = await mkdtemp(join(tmpdir(), 'voidvm-vnc-up-'))
+    try {
+      const missing = join(dir, 'missing.sock')
+      const e1 = await connectUpstream({ kind: 'unix', path: missing }).catch((e: unknown) => e)
+      expect(e1).toBeInstanceOf(VncHandshakeError)
+      expect((e1 as Error).message).toBe(
+        `the VNC socket ${missing} does not exist (QEMU may have removed it, or the VM is not running)`,
+      )
+      const file = join(dir, 'file')
+      await writeFile(file, 'x')
+      await expect(connectUpstream({ kind: 'unix', path: file })).rejects.toThrow(
+        `the VNC socket ${file} is not a listening socket`,
+      )
+      await expect(connectUpstream({ kind: 'unix', path: join(file, 'below') })).rejects.toThrow(/does not exist/)
+      await expect(connectUpstream({ kind: 'unix', path: '/run/bad\0path' })).rejects.toThrow(VncHandshakeError)
+      // A listener that hangs up at once: the handshake failure names no socket error code.
+      const sock = join(dir, 'hangup.sock')
+      const srv = net.createServer(c => c.destroy())
+      await new Promise<void>(ok => srv.listen(sock, ok))
+      try {
+        await expect(connectUpstream({ kind: 'unix', path: sock })).rejects.toThrow(
+          /closed the connection during the handshake|dropped the connection/,
+        )
+      } finally {
+        await new Promise(ok => srv.close(ok))
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })

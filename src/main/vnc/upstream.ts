@@ -149,15 +149,55 @@ function readReasonFrom(r: Reader): Promise<string> {
   })
 }
 
-/** Connects and completes the RFB handshake; rejects with VncHandshakeError (or a socket error). */
+function where(endpoint: VncEndpoint): string {
+  return endpoint.kind === 'unix'
+    ? `the VNC socket ${endpoint.path}`
+    : `the VNC server at ${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`
+}
+
+/** A socket-level failure said in words a user can act on; handshake errors pass through. */
+export function describeConnectError(endpoint: VncEndpoint, e: unknown): VncHandshakeError {
+  if (e instanceof VncHandshakeError) return e
+  const code = (e as NodeJS.ErrnoException | undefined)?.code
+  const at = where(endpoint)
+  switch (code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return new VncHandshakeError(`${at} does not exist (QEMU may have removed it, or the VM is not running)`)
+    case 'ECONNREFUSED':
+      return new VncHandshakeError(
+        endpoint.kind === 'unix'
+          ? `${at} is not a listening socket (nothing accepts connections on it)`
+          : `${at} refused the connection (nothing is listening)`,
+      )
+    case 'EACCES':
+    case 'EPERM':
+      return new VncHandshakeError(`permission denied opening ${at}`)
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return new VncHandshakeError(`${at} dropped the connection during the handshake`)
+    default: {
+      const msg = e instanceof Error ? e.message : String(e)
+      return new VncHandshakeError(`could not connect to ${at}: ${msg}`)
+    }
+  }
+}
+
+/** Connects and completes the RFB handshake; rejects with a VncHandshakeError saying why. */
 export function connectUpstream(endpoint: VncEndpoint, opts: UpstreamOptions = {}): Promise<Upstream> {
   const timeoutMs = opts.timeoutMs ?? 10_000
-  const socket = endpoint.kind === 'tcp' ? net.connect(endpoint.port, endpoint.host) : net.connect(endpoint.path)
+  let socket: net.Socket
+  try {
+    socket = endpoint.kind === 'tcp' ? net.connect(endpoint.port, endpoint.host) : net.connect(endpoint.path)
+  } catch (e) {
+    // net.connect throws synchronously on arguments it rejects outright (e.g. a NUL in the path).
+    return Promise.reject(describeConnectError(endpoint, e))
+  }
   socket.setNoDelay(true)
   return new Promise<Upstream>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy()
-      reject(new VncHandshakeError(`the VNC handshake did not finish within ${timeoutMs} ms`))
+      reject(new VncHandshakeError(`the VNC handshake with ${where(endpoint)} did not finish within ${timeoutMs} ms`))
     }, timeoutMs)
     handshake(socket, opts).then(
       up => {
@@ -167,7 +207,7 @@ export function connectUpstream(endpoint: VncEndpoint, opts: UpstreamOptions = {
       (e: unknown) => {
         clearTimeout(timer)
         socket.destroy()
-        reject(e instanceof Error ? e : new Error(String(e)))
+        reject(describeConnectError(endpoint, e))
       },
     )
   })
