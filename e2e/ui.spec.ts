@@ -11,6 +11,7 @@ import { cpus } from 'node:os'
 import { startE2eServer, type E2eServer, type E2eUser } from './server.js'
 import { defineTestGuest, guestImagesReady, type TestGuest } from '../test/fixtures/guest.js'
 import { startSshd, TEST_PASSWORD, TEST_USER, type TestSshd } from '../test/fixtures/sshd.js'
+import { connect } from '../test/fixtures/ws-client.js'
 
 const GUEST = 'voidvm-t-ui-guest'
 const IDLE = 'voidvm-t-ui-idle'
@@ -352,6 +353,42 @@ test('a viewer sees every action disabled', async ({ browser }) => {
     await shot(p, '14-viewer-dark')
   } finally {
     await ctx.close()
+  }
+})
+
+test('the events feed names who acted: another user by name, the signed-in user as you', async ({ browser }) => {
+  test.setTimeout(120_000)
+  // An operator who may touch only the idle domain acts over the API while the admin watches in the UI.
+  const op = await server.addUser('voidvm-t-ui-op', 'operator', { grants: [IDLE] })
+  const api = await connect(server.wsUrl, await server.token(op.username))
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+  const p = await ctx.newPage()
+  try {
+    await login(p, admin)
+    await p.getByRole('searchbox').fill('voidvm-t-ui-')
+    await expect(badge(p, IDLE)).toHaveAttribute('data-status', 'stopped', { timeout: 15_000 })
+    await api.request('vm-control', { vmId: IDLE, action: 'start' })
+    await expect(badge(p, IDLE)).toHaveAttribute('data-status', 'running', { timeout: 30_000 })
+    await row(p, IDLE)
+      .getByRole('button', { name: `Pause ${IDLE}` })
+      .click()
+    await expect(badge(p, IDLE)).toHaveAttribute('data-status', 'paused', { timeout: 30_000 })
+    await api.request('vm-control', { vmId: IDLE, action: 'stop', force: true })
+    await expect(badge(p, IDLE)).toHaveAttribute('data-status', 'stopped', { timeout: 30_000 })
+
+    await p.getByRole('button', { name: /^Events/ }).click()
+    const item = (event: string) => p.locator(`li[data-event="${event}"]`).filter({ hasText: IDLE }).first()
+    await expect(item('vm-started').locator('.event-actor')).toHaveText(`by ${op.username}`)
+    await expect(item('vm-paused').locator('.event-actor')).toHaveText(`by ${admin.username} (you)`)
+    await expect(item('vm-stopped').locator('.event-actor')).toHaveText(`by ${op.username}`)
+    await shot(p, '13b-events-actors')
+    await p.getByLabel('Language').selectOption('zh-CN')
+    await expect(item('vm-started').locator('.event-actor')).toHaveText(`操作者 ${op.username}`)
+    await expect(item('vm-paused').locator('.event-actor')).toHaveText(`操作者 ${admin.username}（你）`)
+  } finally {
+    await ctx.close()
+    await api.request('vm-control', { vmId: IDLE, action: 'stop', force: true }).catch(() => undefined)
+    await api.close()
   }
 })
 
