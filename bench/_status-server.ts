@@ -39,6 +39,8 @@ async function voidvm(): Promise<() => Promise<void>> {
     dataDir,
     rendererDir: null,
     logLevel: 'error',
+    // Every bench socket comes from 127.0.0.1: lift the per-address cap (default 64) for this measurement.
+    limits: { maxConnectionsPerAddress: 0 },
     bridges: async ctx => {
       const hv = await createHypervisorBridge(ctx, { uri })
       hv.service.onTick(ticked)

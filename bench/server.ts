@@ -34,7 +34,15 @@ async function runChild(kind: Kind): Promise<void> {
   if (kind === 'voidvm') {
     const { startServer } = await import('../src/main/server/index.js')
     const dataDir = await mkdtemp(join(tmpdir(), 'voidvm-bench-'))
-    const server = await startServer({ host: '127.0.0.1', port: 0, dataDir, bridges: [], logLevel: 'error' })
+    const server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      dataDir,
+      bridges: [],
+      logLevel: 'error',
+      // Every bench socket comes from 127.0.0.1: lift the per-address cap (default 64) for this measurement.
+      limits: { maxConnectionsPerAddress: 0 },
+    })
     await server.users.add('bench', 'viewer', 'bench-password', ['*'])
     const token = await server.issueToken('bench', '1h')
     url = `${server.wsUrl}?token=${token}`

@@ -6,10 +6,11 @@
 import { parseArgs } from 'node:util'
 import { ROLES } from '../../shared/protocol.js'
 import { VERSION } from '../../shared/version.js'
-import { AuditLog } from './audit.js'
+import { AuditLog, DEFAULT_AUDIT_KEEP, DEFAULT_AUDIT_MAX_BYTES, parseSize, type AuditLogOptions } from './audit.js'
 import { parseTtl, TokenService, DEFAULT_TOKEN_TTL_SECONDS } from './auth.js'
 import { DEFAULT_LIBVIRT_URI } from './bridges.js'
 import { defaultDataDir } from './datadir.js'
+import { DEFAULT_LIMITS } from './limits.js'
 import { startServer } from './index.js'
 import type { LogLevel } from './log.js'
 import { UserStore, UserStoreError } from './users.js'
@@ -26,6 +27,10 @@ Commands:
     --locale en|zh-CN         Language of event messages (VOIDVM_LOCALE)
     --allow-origin URL        Extra browser origin allowed to connect (repeatable;
                               VOIDVM_ALLOW_ORIGIN, comma-separated)
+    --max-connections-per-address N
+                              Open WebSocket connections per client address,
+                              loopback included (default ${DEFAULT_LIMITS.maxConnectionsPerAddress}; 0 = no cap;
+                              VOIDVM_MAX_CONNECTIONS_PER_ADDRESS)
   user add NAME --role admin|operator|viewer [--password-stdin]
                               Add a user (VOIDVM_ROLE; an admin may reach all VMs,
                               other roles none until 'user grant')
@@ -36,7 +41,10 @@ Commands:
   user grant NAME VM-PATTERN  Let NAME reach VMs matching the glob ('*' = all)
   token NAME [--ttl 12h]      Print a JWT for NAME on stdout (VOIDVM_TTL)
 
-Every command takes --data-dir DIR (default: ${defaultDataDir()}).
+Every command takes --data-dir DIR (default: ${defaultDataDir()}) and the audit
+log options --audit-log-max-size SIZE (rotate audit.log before it grows past
+SIZE, e.g. 10M; default ${DEFAULT_AUDIT_MAX_BYTES / 1024 / 1024}M; VOIDVM_AUDIT_LOG_MAX_SIZE) and --audit-log-keep N
+(rotated files kept, audit.log.1 … .N; default ${DEFAULT_AUDIT_KEEP}; VOIDVM_AUDIT_LOG_KEEP).
 Without --password-stdin (VOIDVM_PASSWORD_STDIN=1) the password is asked on the terminal.
 `
 
@@ -49,6 +57,9 @@ const OPTIONS = {
   'tls-key': { type: 'string', env: 'VOIDVM_TLS_KEY' },
   locale: { type: 'string', env: 'VOIDVM_LOCALE' },
   'allow-origin': { type: 'string', multiple: true, env: 'VOIDVM_ALLOW_ORIGIN' },
+  'max-connections-per-address': { type: 'string', env: 'VOIDVM_MAX_CONNECTIONS_PER_ADDRESS' },
+  'audit-log-max-size': { type: 'string', env: 'VOIDVM_AUDIT_LOG_MAX_SIZE' },
+  'audit-log-keep': { type: 'string', env: 'VOIDVM_AUDIT_LOG_KEEP' },
   role: { type: 'string', env: 'VOIDVM_ROLE' },
   'password-stdin': { type: 'boolean', env: 'VOIDVM_PASSWORD_STDIN' },
   ttl: { type: 'string', env: 'VOIDVM_TTL' },
@@ -169,6 +180,29 @@ function need(args: Parsed, index: number, what: string): string {
   return v
 }
 
+/** The audit log options shared by every command that writes the log. */
+function auditOptions(args: Parsed): Pick<AuditLogOptions, 'maxBytes' | 'keep'> {
+  const out: Pick<AuditLogOptions, 'maxBytes' | 'keep'> = {}
+  const size = args.get('audit-log-max-size')
+  if (size !== undefined) {
+    let n: number
+    try {
+      n = parseSize(size)
+    } catch (err) {
+      throw new UsageError(`--audit-log-max-size: ${(err as Error).message}`)
+    }
+    if (n < 1024) throw new UsageError(`invalid --audit-log-max-size '${size}': use at least 1K`)
+    out.maxBytes = n
+  }
+  const keep = args.get('audit-log-keep')
+  if (keep !== undefined) {
+    if (!/^\d+$/.test(keep) || Number(keep) < 1 || Number(keep) > 1000)
+      throw new UsageError(`invalid --audit-log-keep '${keep}': use a whole number from 1 to 1000`)
+    out.keep = Number(keep)
+  }
+  return out
+}
+
 function noExtra(args: Parsed, count: number): void {
   if (args.positionals.length > count) throw new UsageError(`unexpected argument '${args.positionals[count] ?? ''}'`)
 }
@@ -189,6 +223,16 @@ async function serve(args: Parsed, dataDir: string): Promise<undefined> {
     if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(o))
       throw new UsageError(`invalid --allow-origin '${o}': use e.g. https://host:port`)
   }
+  const capText = args.get('max-connections-per-address')
+  let maxConnectionsPerAddress: number | undefined
+  if (capText !== undefined) {
+    if (!/^\d+$/.test(capText) || Number(capText) > 1_000_000)
+      throw new UsageError(
+        `invalid --max-connections-per-address '${capText}': use a whole number (0 = no cap, at most 1000000)`,
+      )
+    maxConnectionsPerAddress = Number(capText)
+  }
+  const auditLog = auditOptions(args)
   const host = args.get('host') ?? '127.0.0.1'
   const server = await startServer({
     host,
@@ -199,6 +243,8 @@ async function serve(args: Parsed, dataDir: string): Promise<undefined> {
     locale,
     allowOrigins: args.list('allow-origin'),
     logLevel,
+    limits: maxConnectionsPerAddress === undefined ? undefined : { maxConnectionsPerAddress },
+    auditLog,
   })
   process.stdout.write(`VoidVM server listening on ${server.url}\n`)
   if (server.users.list().length === 0)
@@ -220,8 +266,12 @@ async function serve(args: Parsed, dataDir: string): Promise<undefined> {
 
 async function user(args: Parsed, dataDir: string): Promise<number> {
   const sub = need(args, 1, 'user subcommand (add, remove, passwd, list or grant)')
+  const auditOpts = auditOptions(args)
   const store = await UserStore.open(dataDir)
-  const audit = AuditLog.forDataDir(dataDir)
+  const audit = AuditLog.forDataDir(dataDir, {
+    ...auditOpts,
+    onError: err => process.stderr.write(`voidvm-server: cannot write the audit log: ${String(err)}\n`),
+  })
   try {
     switch (sub) {
       case 'add': {

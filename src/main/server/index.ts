@@ -33,13 +33,13 @@ import {
   type Permission,
   type TopicProvider,
 } from './bridge.js'
-import { AuditLog, type AuditRecord } from './audit.js'
+import { AuditLog, type AuditLogOptions, type AuditRecord } from './audit.js'
 import { DEFAULT_TOKEN_TTL_SECONDS, parseTtl, TokenError, TokenService, type VerifiedToken } from './auth.js'
 import { createDefaultBridges, DEFAULT_LIBVIRT_URI } from './bridges.js'
 import { Connection, roleAllows, StorePrincipal } from './connection.js'
 import { ensureDataDir } from './datadir.js'
 import { createHttpHandler, remoteAddress, type LoginOutcome } from './http.js'
-import { DEFAULT_LIMITS, LoginThrottle, type Limits } from './limits.js'
+import { AddressCounter, addressKey, DEFAULT_LIMITS, LoginThrottle, type Limits } from './limits.js'
 import { createLogger, type LogLevel } from './log.js'
 import { UserStore } from './users.js'
 
@@ -49,6 +49,7 @@ export { UserStore, UserStoreError, type PublicUser } from './users.js'
 export { TokenService, parseTtl, loadOrCreateSecret, DEFAULT_TOKEN_TTL_SECONDS } from './auth.js'
 export { defaultDataDir } from './datadir.js'
 export { DEFAULT_LIMITS, type Limits } from './limits.js'
+export { DEFAULT_AUDIT_KEEP, DEFAULT_AUDIT_MAX_BYTES, type AuditLogOptions } from './audit.js'
 export { createLogger, type LogLevel } from './log.js'
 export { CONTENT_SECURITY_POLICY } from './http.js'
 export { createDefaultBridges, DEFAULT_LIBVIRT_URI, type BridgesConfig } from './bridges.js'
@@ -74,6 +75,8 @@ export interface ServerOptions {
   bridges?: Bridge[] | ((ctx: BridgeContext) => Promise<Bridge[]>)
   /** Overrides of the resource limits (limits.ts). */
   limits?: Partial<Limits>
+  /** Audit log rotation: size limit and rotated files kept (audit.ts). */
+  auditLog?: Pick<AuditLogOptions, 'maxBytes' | 'keep'>
   /** Logger (default: stderr at logLevel). */
   log?: Logger
   logLevel?: LogLevel
@@ -183,6 +186,17 @@ function destroyOnError(this: Duplex): void {
   this.destroy()
 }
 
+/** The per-address slot an upgrading socket holds until it closes. */
+const addressSlots = new WeakMap<Duplex, { counter: AddressCounter; key: string }>()
+
+/** A module-level listener (no closure per socket): gives the socket's slot back. */
+function releaseAddressSlot(this: Duplex): void {
+  const slot = addressSlots.get(this)
+  if (!slot) return
+  addressSlots.delete(this)
+  slot.counter.release(slot.key)
+}
+
 function vmRefOf(data: unknown): string | undefined {
   const v = (data as { vmId?: unknown } | null)?.vmId
   return typeof v === 'string' ? v : undefined
@@ -202,8 +216,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await ensureDataDir(dataDir)
   const users = await UserStore.open(dataDir)
   const tokens = await TokenService.create(dataDir, users)
-  const auditLog = AuditLog.forDataDir(dataDir)
+  const auditLog = AuditLog.forDataDir(dataDir, {
+    ...opts.auditLog,
+    onError: err => log.error('audit log write failed', { error: String(err) }),
+  })
   const throttle = new LoginThrottle(limits)
+  const perAddress = new AddressCounter(limits.maxConnectionsPerAddress)
   const conns = new Set<Connection>()
 
   const audit = (rec: AuditRecord): void => {
@@ -723,6 +741,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         'Origin not allowed; start the server with --allow-origin to permit it',
       )
     }
+    // Every WebSocket (API and bridge endpoints alike) holds a slot of its address until its socket closes.
+    const addr = addressKey(remoteAddress(req))
+    if (!perAddress.tryTake(addr)) {
+      log.warn('refused an upgrade: too many connections from one address', { remote: addr })
+      return rejectUpgrade(
+        socket,
+        429,
+        'RATE_LIMITED',
+        `too many connections from ${addr} (at most ${limits.maxConnectionsPerAddress} per address); close some and retry`,
+      )
+    }
+    addressSlots.set(socket, { counter: perAddress, key: addr })
+    socket.once('close', releaseAddressSlot)
+    if (socket.closed) releaseAddressSlot.call(socket)
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (url.pathname === ENDPOINTS.ws) {
       const token = url.searchParams.get('token')

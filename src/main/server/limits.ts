@@ -23,6 +23,11 @@ export interface Limits {
   authTimeoutMs: number
   /** Sockets still waiting to authenticate, server-wide; more upgrades without ?token= get HTTP 503. */
   maxUnauthenticatedSockets: number
+  /**
+   * Open WebSocket connections (any endpoint) per client address; more upgrades
+   * from that address get HTTP 429. Loopback counts too. 0 = no cap.
+   */
+  maxConnectionsPerAddress: number
   /** Ping interval; a peer that missed one pong by the next ping is dropped. */
   heartbeatMs: number
   /** Above this many queued bytes, latest-wins pushes are held back (only the newest per key is kept). */
@@ -51,6 +56,7 @@ export const DEFAULT_LIMITS: Limits = {
   subscriptionsPerSocket: 1024,
   authTimeoutMs: 10_000,
   maxUnauthenticatedSockets: 512,
+  maxConnectionsPerAddress: 64,
   heartbeatMs: 30_000,
   latestWinsHighWater: 256 * 1024,
   drainLowWater: 64 * 1024,
@@ -134,5 +140,40 @@ export class LoginThrottle {
       if (oldest === undefined) break
       this.entries.delete(oldest)
     }
+  }
+}
+
+/** The key connections are counted under: IPv4-mapped IPv6 addresses count as their IPv4 address. */
+export function addressKey(address: string | undefined): string {
+  const a = (address ?? 'unknown').toLowerCase()
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a
+}
+
+/**
+ * Open connections per client address, for the per-address cap. A slot is
+ * taken when an upgrade is accepted for processing and given back when its
+ * socket closes, whatever endpoint or outcome.
+ */
+export class AddressCounter {
+  private readonly counts = new Map<string, number>()
+
+  constructor(private readonly max: number) {}
+
+  /** Takes a slot for `key`; false (and nothing taken) when the address is at its cap. */
+  tryTake(key: string): boolean {
+    const n = this.counts.get(key) ?? 0
+    if (this.max > 0 && n >= this.max) return false
+    this.counts.set(key, n + 1)
+    return true
+  }
+
+  release(key: string): void {
+    const n = this.counts.get(key) ?? 0
+    if (n <= 1) this.counts.delete(key)
+    else this.counts.set(key, n - 1)
+  }
+
+  count(key: string): number {
+    return this.counts.get(key) ?? 0
   }
 }

@@ -5,13 +5,16 @@
  *
  * The running server and the CLI are separate processes sharing the file:
  * `refresh()` re-reads it when it changed on disk, which is how `user passwd`
- * and `user remove` revoke the tokens of a running server.
+ * and `user remove` revoke the tokens of a running server. Every change is a
+ * read-modify-write under an exclusive lock file (lockfile.ts), so concurrent
+ * writers (several CLI commands, the server) never lose each other's changes.
  */
 import { randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ROLES, type Role } from '../../shared/protocol.js'
 import { ensureDataDir, writeFileAtomic } from './datadir.js'
+import { LockTimeoutError, withLock, type LockOptions } from './lockfile.js'
 
 export const USERS_FILE = 'users.json'
 
@@ -154,14 +157,17 @@ export class UserStore {
   private stamp = ''
   readonly file: string
 
-  private constructor(readonly dataDir: string) {
+  private constructor(
+    readonly dataDir: string,
+    private readonly lockOptions: LockOptions,
+  ) {
     this.file = join(dataDir, USERS_FILE)
   }
 
   /** Opens (and creates, if needed) the data dir's user store. */
-  static async open(dataDir: string): Promise<UserStore> {
+  static async open(dataDir: string, lockOptions: LockOptions = {}): Promise<UserStore> {
     await ensureDataDir(dataDir)
-    const store = new UserStore(dataDir)
+    const store = new UserStore(dataDir, lockOptions)
     await store.removeStaleTempFiles()
     await store.refresh()
     return store
@@ -204,6 +210,32 @@ export class UserStore {
     this.byIdMap = new Map(data.users.map(u => [u.id, u]))
     this.stamp = stamp
     return true
+  }
+
+  /**
+   * Read-modify-write under the store's lock: re-reads the file, lets `change`
+   * modify the in-memory users, and writes the result. When the change or
+   * the write fails, the next call re-reads the file instead of trusting memory.
+   */
+  private async update<T>(change: () => T | Promise<T>): Promise<T> {
+    try {
+      return await withLock(
+        `${this.file}.lock`,
+        async () => {
+          await this.refresh()
+          const out = await change()
+          await this.save()
+          return out
+        },
+        this.lockOptions,
+      )
+    } catch (err) {
+      // Memory may hold a change that never reached the file: read the file again.
+      this.stamp = ''
+      await this.refresh().catch(() => undefined)
+      if (err instanceof LockTimeoutError) throw new UserStoreError(`cannot change the users: ${err.message}`)
+      throw err
+    }
   }
 
   private async save(): Promise<void> {
@@ -254,69 +286,74 @@ export class UserStore {
     g.forEach(validateGrant)
     await this.refresh()
     if (this.users.has(username)) throw new UserStoreError(`a user named '${username}' already exists`)
-    const user: UserRecord = {
-      id: randomUUID(),
-      username,
-      role,
-      grants: [...new Set(g)],
-      passwordHash: await hashPassword(password),
-      tokenVersion: 1,
-      createdAt: new Date().toISOString(),
-    }
-    this.users.set(username, user)
-    await this.save()
-    return publicUser(user)
+    // Hashed before taking the lock: scrypt is the slow part, and others wait for the lock.
+    const passwordHash = await hashPassword(password)
+    return this.update(() => {
+      if (this.users.has(username)) throw new UserStoreError(`a user named '${username}' already exists`)
+      const user: UserRecord = {
+        id: randomUUID(),
+        username,
+        role,
+        grants: [...new Set(g)],
+        passwordHash,
+        tokenVersion: 1,
+        createdAt: new Date().toISOString(),
+      }
+      this.users.set(username, user)
+      return publicUser(user)
+    })
   }
 
   /** Removes a user; their tokens stop working at once. */
   async remove(username: string): Promise<void> {
-    await this.refresh()
-    this.mustGet(username)
-    this.users.delete(username)
-    await this.save()
+    await this.update(() => {
+      this.mustGet(username)
+      this.users.delete(username)
+    })
   }
 
   /** Sets a new password and revokes every token issued before. */
   async setPassword(username: string, password: string): Promise<void> {
     validatePassword(password)
-    await this.refresh()
-    const u = this.mustGet(username)
-    u.passwordHash = await hashPassword(password)
-    u.tokenVersion += 1
-    await this.save()
+    const passwordHash = await hashPassword(password)
+    await this.update(() => {
+      const u = this.mustGet(username)
+      u.passwordHash = passwordHash
+      u.tokenVersion += 1
+    })
   }
 
   /** Revokes every token of the user without changing the password. */
   async revokeTokens(username: string): Promise<void> {
-    await this.refresh()
-    this.mustGet(username).tokenVersion += 1
-    await this.save()
+    await this.update(() => {
+      this.mustGet(username).tokenVersion += 1
+    })
   }
 
   async grant(username: string, pattern: string): Promise<PublicUser> {
     validateGrant(pattern)
-    await this.refresh()
-    const u = this.mustGet(username)
-    if (!u.grants.includes(pattern)) u.grants.push(pattern)
-    await this.save()
-    return publicUser(u)
+    return this.update(() => {
+      const u = this.mustGet(username)
+      if (!u.grants.includes(pattern)) u.grants.push(pattern)
+      return publicUser(u)
+    })
   }
 
   async ungrant(username: string, pattern: string): Promise<PublicUser> {
-    await this.refresh()
-    const u = this.mustGet(username)
-    u.grants = u.grants.filter(g => g !== pattern)
-    await this.save()
-    return publicUser(u)
+    return this.update(() => {
+      const u = this.mustGet(username)
+      u.grants = u.grants.filter(g => g !== pattern)
+      return publicUser(u)
+    })
   }
 
   async setRole(username: string, role: string): Promise<PublicUser> {
     validateRole(role)
-    await this.refresh()
-    const u = this.mustGet(username)
-    u.role = role
-    await this.save()
-    return publicUser(u)
+    return this.update(() => {
+      const u = this.mustGet(username)
+      u.role = role
+      return publicUser(u)
+    })
   }
 
   /** The user when the password matches; undefined otherwise (same cost either way). */
@@ -337,6 +374,15 @@ export class UserStore {
    */
   async ensureUser(username: string, role: Role = 'admin', grants: string[] = ['*']): Promise<PublicUser> {
     await this.refresh()
-    return this.get(username) ?? (await this.add(username, role, randomBytes(24).toString('base64url'), grants))
+    const existing = this.get(username)
+    if (existing) return existing
+    try {
+      return await this.add(username, role, randomBytes(24).toString('base64url'), grants)
+    } catch (err) {
+      // Another process created it in the meantime.
+      const created = (await this.refresh(), this.get(username))
+      if (created) return created
+      throw err
+    }
   }
 }
