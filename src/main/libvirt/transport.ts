@@ -23,7 +23,11 @@ export interface SshTransportOptions {
   privateKey?: string | Buffer
   passphrase?: string
   password?: string
-  /** Path of an ssh-agent socket (usually process.env.SSH_AUTH_SOCK). */
+  /**
+   * Path of an ssh-agent socket (usually process.env.SSH_AUTH_SOCK). Probed
+   * before connecting: an unusable agent is an `ssh-agent-unavailable` error
+   * when it is the only credential, and skipped (as OpenSSH does) otherwise.
+   */
   agent?: string
   /**
    * Pinned host key fingerprint, `SHA256:<base64>` as `ssh-keygen -lf` prints it.
@@ -93,6 +97,13 @@ export function parseUri(uri: string): ParsedUri {
   let hostPort = authority
   const at = authority.lastIndexOf('@')
   if (at >= 0) {
+    // `user:password@` would put a secret in every log line and error that names the URI.
+    if (authority.slice(0, at).includes(':'))
+      throw new LibvirtConnectionError(
+        `libvirt URI for ${authority.slice(at + 1)} carries a password in its user part: remove it and give it ` +
+          'as the SSH password option, or use a key or an ssh-agent',
+        'bad-uri',
+      )
     user = decodeURIComponent(authority.slice(0, at))
     hostPort = authority.slice(at + 1)
   }
@@ -199,7 +210,56 @@ export function sshFingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`
 }
 
-export function openSsh(
+/** What an ssh-agent socket answered: how many keys it holds, or why it cannot be used. */
+export type AgentProbe = { ok: true; keys: number } | { ok: false; code: string; problem: string }
+
+/**
+ * Asks the ssh-agent at `path` for its identities (SSH2_AGENTC_REQUEST_IDENTITIES)
+ * and counts them. Done before the SSH connection so that a missing, stale or
+ * stuck agent is named with its path and errno instead of ssh2's bare
+ * "Failed to connect to agent", and so that an auth failure can say whether
+ * the agent held any key at all.
+ */
+export function probeAgent(path: string, timeoutMs: number): Promise<AgentProbe> {
+  return new Promise(resolve => {
+    const sock = netConnect(path)
+    let buf = Buffer.alloc(0)
+    const done = (r: AgentProbe) => {
+      clearTimeout(timer)
+      sock.destroy()
+      resolve(r)
+    }
+    const timer = setTimeout(
+      () => done({ ok: false, code: 'ETIMEDOUT', problem: `the agent did not answer within ${timeoutMs} ms` }),
+      timeoutMs,
+    )
+    sock.once('connect', () => sock.write(Buffer.from([0, 0, 0, 1, 11])))
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d])
+      if (buf.length < 5 || buf.length < 4 + buf.readUInt32BE(0)) return
+      // 12 = SSH2_AGENT_IDENTITIES_ANSWER (uint32 count follows); anything else is a refusal.
+      if (buf[4] === 12 && buf.length >= 9) done({ ok: true, keys: buf.readUInt32BE(5) })
+      else done({ ok: false, code: 'EPROTO', problem: `the agent refused to list its keys (reply type ${buf[4]})` })
+    })
+    sock.once('end', () => done({ ok: false, code: 'EPROTO', problem: 'the agent closed the connection unanswered' }))
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? 'agent-error'
+      const problem =
+        code === 'ENOENT'
+          ? 'the socket does not exist (is ssh-agent running?)'
+          : code === 'ECONNREFUSED'
+            ? 'nothing listens on it (a stale socket of an agent that has exited?)'
+            : code === 'EACCES'
+              ? 'permission denied'
+              : err.message
+      done({ ok: false, code, problem })
+    })
+  })
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
+
+export async function openSsh(
   p: ParsedUri,
   o: SshTransportOptions,
   timeoutMs: number,
@@ -209,6 +269,45 @@ export function openSsh(
   const port = o.port ?? p.port ?? 22
   const username = o.username ?? p.user ?? process.env.USER ?? 'root'
   const description = `ssh://${username}@${host}:${port}`
+  // Messages built from foreign text (ssh2, the remote stderr) never carry the secrets we hold.
+  const secrets = [o.password, o.passphrase].filter((x): x is string => !!x && x.length >= 3)
+  const scrub = (text: string) => secrets.reduce((t, x) => t.split(x).join('***'), text)
+
+  let agentKeys: number | undefined
+  let agentProblem: string | undefined
+  if (o.agent) {
+    const probe = await probeAgent(o.agent, Math.min(timeoutMs, 5000))
+    if (probe.ok) agentKeys = probe.keys
+    else {
+      agentProblem = `the ssh-agent at ${o.agent} cannot be used: ${probe.problem}`
+      // With a key or password as well, go on without the agent, as OpenSSH's client does.
+      if (!o.privateKey && !o.password)
+        throw new LibvirtConnectionError(
+          `${description}: ${agentProblem}; start ssh-agent and ssh-add a key (or point SSH_AUTH_SOCK at a ` +
+            'running agent), or give a private key or password',
+          'ssh-agent-unavailable',
+        )
+    }
+  }
+
+  /** Why login failed, in terms of what the user gave and what to change. */
+  const authFailure = (): string => {
+    const tried: string[] = []
+    if (o.privateKey) tried.push('the private key')
+    if (o.password) tried.push('the password')
+    if (agentKeys) tried.push(`the ${plural(agentKeys, 'key')} in the ssh-agent at ${o.agent}`)
+    const who = `${username} on ${host}`
+    let msg = `${description}: SSH authentication failed`
+    if (tried.length > 0) msg += `: the server refused ${tried.join(', ').replace(/, ([^,]*)$/, ' and $1')}`
+    if (agentKeys === 0) msg += `; the ssh-agent at ${o.agent} holds no keys: ssh-add the key authorised for ${who}`
+    else if (agentKeys && !o.privateKey && !o.password)
+      msg += `; ssh-add the key authorised for ${who} to that agent, or authorise one of its keys there`
+    else if (tried.length > 0) msg += `; check the credentials authorised for ${who}`
+    else msg += ': no credentials were given; give a private key, a password or an ssh-agent (SSH_AUTH_SOCK)'
+    if (agentProblem) msg += `; also, ${agentProblem}`
+    return scrub(msg)
+  }
+
   return new Promise((resolve, reject) => {
     const client = new SshClient()
     let settled = false
@@ -229,7 +328,7 @@ export function openSsh(
     if (o.privateKey) cfg.privateKey = o.privateKey
     if (o.passphrase) cfg.passphrase = o.passphrase
     if (o.password) cfg.password = o.password
-    if (o.agent) cfg.agent = o.agent
+    if (o.agent && !agentProblem) cfg.agent = o.agent
     if (o.hostFingerprint || o.hostVerifier) {
       cfg.hostVerifier = (key: Buffer) => {
         if (o.hostFingerprint) {
@@ -246,7 +345,9 @@ export function openSsh(
       const command = sshCommand(p, o, readOnly)
       client.exec(command, (err, channel) => {
         if (err)
-          return fail(new LibvirtConnectionError(`${description}: cannot run "${command}": ${err.message}`, 'ssh-exec'))
+          return fail(
+            new LibvirtConnectionError(scrub(`${description}: cannot run "${command}": ${err.message}`), 'ssh-exec'),
+          )
         settled = true
         let stderr = ''
         channel.stderr.on('data', (d: Buffer) => {
@@ -258,7 +359,7 @@ export function openSsh(
             channel.emit(
               'error',
               new LibvirtConnectionError(
-                `${description}: remote command exited with ${code}${stderr ? `: ${stderr.trim()}` : ''}`,
+                scrub(`${description}: remote command exited with ${code}${stderr ? `: ${stderr.trim()}` : ''}`),
                 'ssh-command-failed',
               ),
             )
@@ -269,7 +370,14 @@ export function openSsh(
         resolve({ stream: channel, description, dispose: () => (channel.destroy(), client.end()) })
       })
     })
-    client.once('error', (err: Error & { level?: string }) => {
+    // `on`, not `once`: ssh2 may emit several errors (agent, then auth), and one
+    // after the connection is up must not go unhandled and crash the process.
+    client.on('error', (err: Error & { level?: string }) => {
+      if (err.level === 'agent') {
+        // ssh2 goes on with the next method; keep the reason for the final message.
+        agentProblem = `the ssh-agent at ${o.agent} failed: ${err.message}`
+        return
+      }
       if (hostKeyMismatch)
         return fail(
           new LibvirtConnectionError(
@@ -277,9 +385,30 @@ export function openSsh(
             'ssh-host-key-mismatch',
           ),
         )
-      const reason = err.level === 'client-authentication' ? 'ssh-auth-failed' : 'ssh-error'
-      fail(new LibvirtConnectionError(`${description}: ${err.message}`, reason, { cause: err }))
+      if (err.level === 'client-authentication')
+        return fail(new LibvirtConnectionError(authFailure(), 'ssh-auth-failed', { cause: err }))
+      fail(new LibvirtConnectionError(scrub(`${description}: ${err.message}`), 'ssh-error', { cause: err }))
     })
-    client.connect(cfg)
+    client.once('close', () =>
+      fail(new LibvirtConnectionError(`${description}: the SSH connection closed before it was ready`, 'ssh-error')),
+    )
+    try {
+      client.connect(cfg)
+    } catch (err) {
+      // ssh2 parses the key synchronously: a wrong or missing passphrase lands here.
+      const text = err instanceof Error ? err.message : String(err)
+      const bad = /^Cannot parse privateKey: /.exec(text)
+      fail(
+        bad
+          ? new LibvirtConnectionError(
+              scrub(
+                `${description}: cannot use the private key: ${text.slice(bad[0].length)}; check the key and its passphrase`,
+              ),
+              'ssh-key-invalid',
+              { cause: err },
+            )
+          : new LibvirtConnectionError(scrub(`${description}: ${text}`), 'ssh-error', { cause: err }),
+      )
+    }
   })
 }
