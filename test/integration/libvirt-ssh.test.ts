@@ -16,11 +16,11 @@
 // the `nc -U` fallback; and `voidvm-server serve` reaches the same daemon
 // with the key named by VOIDVM_LIBVIRT_SSH_KEY.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { appendFile, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises'
+import { appendFile, mkdtemp, readFile, rm, symlink } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import {
   DomainState,
@@ -36,6 +36,7 @@ import { defineTestGuest, guestImagesReady, removeDomain, virsh, type TestGuest 
 import { startSshd, type TestSshd } from '../fixtures/sshd.js'
 import { startPrivateLibvirtd, type PrivateLibvirtd } from '../fixtures/private-libvirtd.js'
 import { recordEvents, testDriverXml } from './libvirt-helpers.js'
+import { commandsUnder, serveLibvirtUri, sshdPid, stopChild, waitUntil } from './libvirt-ssh-helpers.js'
 
 const run = promisify(execFile)
 
@@ -126,33 +127,6 @@ describe('libvirt client over SSH', () => {
     await sshd.restart()
   })
 })
-
-/** Command lines of the processes under `root` (from /proc): what the SSH server actually ran. */
-async function commandsUnder(root: number): Promise<string[]> {
-  const parent = new Map<number, number>()
-  const cmd = new Map<number, string>()
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '')
-    if (!stat) continue
-    parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
-    const line = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')
-    cmd.set(Number(name), line.split('\0').filter(Boolean).join(' '))
-  }
-  const out: string[] = []
-  for (const [pid, c] of cmd) {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p))
-      if (p === root) {
-        out.push(c)
-        break
-      }
-  }
-  return out
-}
-
-async function sshdPid(sshd: TestSshd): Promise<number> {
-  return Number((await readFile(join(sshd.dir, 'sshd.pid'), 'utf8')).trim())
-}
 
 /**
  * The client lists every domain virsh lists. Other engineers' guests come and
@@ -354,7 +328,6 @@ describe('libvirt client over SSH as root where virt-ssh-helper is missing', () 
 })
 
 describe('voidvm-server serve with a qemu+ssh:// libvirt URI', () => {
-  const ROOT = resolve(import.meta.dirname, '../..')
   let sshd: TestSshd
   let dataDir: string
   let child: ChildProcess | undefined
@@ -376,28 +349,8 @@ describe('voidvm-server serve with a qemu+ssh:// libvirt URI', () => {
     await rm(dataDir, { recursive: true, force: true })
   })
 
-  function serve(env: Record<string, string>) {
-    const proc = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(ROOT, 'src/main/headless.ts'),
-        'serve',
-        '--port',
-        '0',
-        '--data-dir',
-        dataDir,
-        '--libvirt-uri',
-        `qemu+ssh://root@127.0.0.1:${sshd.port}/system`,
-      ],
-      { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    const out = { stdout: '', stderr: '' }
-    proc.stdout.on('data', d => (out.stdout += String(d)))
-    proc.stderr.on('data', d => (out.stderr += String(d)))
-    return { proc, out }
-  }
+  const serve = (env: Record<string, string>) =>
+    serveLibvirtUri(`qemu+ssh://root@127.0.0.1:${sshd.port}/system`, dataDir, env)
 
   it('connects with the key file named by VOIDVM_LIBVIRT_SSH_KEY and never logs the key', async () => {
     const keyFile = join(sshd.dir, 'client_ed25519')
@@ -509,27 +462,3 @@ describe('voidvm-server serve with a qemu+ssh:// libvirt URI', () => {
     expect(s.out.stderr).toContain('ENOENT')
   }, 30_000)
 })
-
-function stopChild(proc: ChildProcess): Promise<void> {
-  return new Promise<void>(r => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return r()
-    proc.once('exit', () => r())
-    proc.kill('SIGTERM')
-  })
-}
-
-async function waitUntil<T>(
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs: number,
-  context: () => string,
-): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await Promise.resolve()
-      .then(check)
-      .catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms; server said: ${context().slice(-1000)}`)
-    await new Promise(r => setTimeout(r, 200))
-  }
-}
