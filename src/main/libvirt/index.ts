@@ -34,4 +34,11 @@ export {
 } from './errors.js'
 export * from './constants.js'
 export type * from './types.js'
-export { parseUri, defaultSocketPath, sshFingerprint, type SshTransportOptions, type ParsedUri } from './transport.js'
+export {
+  parseUri,
+  redactUri,
+  defaultSocketPath,
+  sshFingerprint,
+  type SshTransportOptions,
+  type ParsedUri,
+} from './transport.js'

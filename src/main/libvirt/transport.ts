@@ -77,6 +77,18 @@ const TRANSPORT_PARAMS = new Set([
   'pkipath',
 ])
 
+/** The URI with any `:password` of its user part replaced by `***`: safe for logs and replies. */
+export function redactUri(uri: string): string {
+  const m = /^([a-z0-9+-]+:\/\/)([^/?#]*)/i.exec(uri)
+  if (!m) return uri
+  const authority = m[2] ?? ''
+  // As in parseUri: the user part ends at the last '@' of the authority.
+  const at = authority.lastIndexOf('@')
+  const colon = authority.indexOf(':')
+  if (at < 0 || colon < 0 || colon > at) return uri
+  return `${m[1]}${authority.slice(0, colon)}:***${authority.slice(at)}${uri.slice(m[0].length)}`
+}
+
 export function parseUri(uri: string): ParsedUri {
   const m = /^([a-z0-9-]+)(?:\+([a-z0-9-]+))?:\/\/([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(uri)
   if (!m) throw new LibvirtConnectionError(`invalid libvirt URI "${uri}": expected e.g. qemu:///system`, 'bad-uri')
