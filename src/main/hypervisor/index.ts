@@ -6,7 +6,7 @@
  */
 import type { Bridge, BridgeContext, MessageHandler, TopicProvider, VmDirectory } from '../server/bridge.js'
 import { readFile } from 'node:fs/promises'
-import type { ReconnectOptions, SshTransportOptions } from '../libvirt/index.js'
+import { redactUri, type ReconnectOptions, type SshTransportOptions } from '../libvirt/index.js'
 import { LibvirtHvClient } from './libvirt.js'
 import { HypervisorService } from './service.js'
 
@@ -60,6 +60,8 @@ export async function createHypervisorBridge(
   opts: HypervisorBridgeOptions,
 ): Promise<{ bridge: Bridge; directory: VmDirectory; service: HypervisorService }> {
   const client = LibvirtHvClient.create(opts.uri, opts.libvirt)
+  // Logs and /api/health show the URI without any password it may carry.
+  const shownUri = redactUri(opts.uri)
   const service = new HypervisorService(client, {
     locale: ctx.locale,
     log: ctx.log,
@@ -70,7 +72,7 @@ export async function createHypervisorBridge(
   client.lv.on('connect-failed', (err, attempt) => {
     // Log the first failure and then rarely: a daemon down for hours must not flood the log.
     if (attempt <= 1 || attempt % 20 === 0)
-      ctx.log.warn('libvirt connection attempt failed; retrying', { uri: opts.uri, attempt, error: err.message })
+      ctx.log.warn('libvirt connection attempt failed; retrying', { uri: shownUri, attempt, error: err.message })
   })
   service.start()
   try {
@@ -78,7 +80,7 @@ export async function createHypervisorBridge(
   } catch (err) {
     // The server still starts: control requests get HYPERVISOR_UNAVAILABLE until libvirt answers.
     ctx.log.warn('libvirt not reachable at startup; will keep retrying', {
-      uri: opts.uri,
+      uri: shownUri,
       error: err instanceof Error ? err.message : String(err),
     })
   }
@@ -119,7 +121,7 @@ export async function createHypervisorBridge(
         return undefined
       }
     },
-    health: () => ({ connected: service.connected, uri: opts.uri }),
+    health: () => ({ connected: service.connected, uri: shownUri }),
     async close() {
       await service.close()
       await client.close()

@@ -91,7 +91,8 @@ export function redactUri(uri: string): string {
 
 export function parseUri(uri: string): ParsedUri {
   const m = /^([a-z0-9-]+)(?:\+([a-z0-9-]+))?:\/\/([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(uri)
-  if (!m) throw new LibvirtConnectionError(`invalid libvirt URI "${uri}": expected e.g. qemu:///system`, 'bad-uri')
+  if (!m)
+    throw new LibvirtConnectionError(`invalid libvirt URI "${redactUri(uri)}": expected e.g. qemu:///system`, 'bad-uri')
   const driver = (m[1] ?? '').toLowerCase()
   const transportName = (m[2] ?? '').toLowerCase()
   const authority = m[3] ?? ''
