@@ -98,12 +98,13 @@ describe('audit log rotation', () => {
     // batches until the CLI commands are done (and at least 400), so both write the log at once.
     let N = 0
     while (!cliDone || N < 400) {
-      const batch = Array.from({ length: 20 }, (_, k) =>
+      const batch = Array.from({ length: 10 }, (_, k) =>
         refusal(viewer.request('vm-control', { vmId: `vm-${N + k}`, action: 'start' })),
       )
       N += batch.length
-      expect((await Promise.all(batch)).every(e => e.code === 'FORBIDDEN')).toBe(true)
-      await new Promise(r => setTimeout(r, 20))
+      // 200 messages/s: under the per-socket rate limit (400/s), so every one is answered FORBIDDEN.
+      expect(new Set((await Promise.all(batch)).map(e => e.code))).toEqual(new Set(['FORBIDDEN']))
+      await new Promise(r => setTimeout(r, 50))
     }
     expect((await cliResults).map(r => r.code)).toEqual([0, 0, 0, 0, 0, 0])
     await viewer.close()
