@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { DEFAULT_LIMITS, LoginThrottle, TokenBucket } from './limits.js'
+import { AddressCounter, addressKey, DEFAULT_LIMITS, LoginThrottle, TokenBucket } from './limits.js'
 import { globToRegExp, grantsMatch } from './users.js'
 import { parseTtl } from './auth.js'
 import { redact } from './log.js'
@@ -78,5 +78,34 @@ describe('redact', () => {
       password: '[redacted]',
       nested: { token: '[redacted]', list: [{ privateKey: '[redacted]', ok: 1 }] },
     })
+  })
+})
+
+describe('AddressCounter', () => {
+  it('caps slots per address, frees them on release, and 0 means no cap', () => {
+    const c = new AddressCounter(2)
+    expect(c.tryTake('10.0.0.1')).toBe(true)
+    expect(c.tryTake('10.0.0.1')).toBe(true)
+    expect(c.tryTake('10.0.0.1')).toBe(false)
+    expect(c.count('10.0.0.1')).toBe(2)
+    expect(c.tryTake('10.0.0.2')).toBe(true)
+    c.release('10.0.0.1')
+    expect(c.tryTake('10.0.0.1')).toBe(true)
+    c.release('10.0.0.2')
+    expect(c.count('10.0.0.2')).toBe(0)
+    const open = new AddressCounter(0)
+    for (let i = 0; i < 1000; i++) expect(open.tryTake('127.0.0.1')).toBe(true)
+  })
+
+  it('counts an IPv4-mapped IPv6 address as its IPv4 address', () => {
+    expect(addressKey('::ffff:127.0.0.1')).toBe('127.0.0.1')
+    expect(addressKey('::FFFF:10.1.2.3')).toBe('10.1.2.3')
+    expect(addressKey('::1')).toBe('::1')
+    expect(addressKey('2001:db8::1')).toBe('2001:db8::1')
+    expect(addressKey(undefined)).toBe('unknown')
+  })
+
+  it('defaults to 64 per address', () => {
+    expect(DEFAULT_LIMITS.maxConnectionsPerAddress).toBe(64)
   })
 })
