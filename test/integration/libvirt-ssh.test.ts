@@ -35,8 +35,17 @@ import {
 import { defineTestGuest, guestImagesReady, removeDomain, virsh, type TestGuest } from '../fixtures/guest.js'
 import { startSshd, type TestSshd } from '../fixtures/sshd.js'
 import { startPrivateLibvirtd, type PrivateLibvirtd } from '../fixtures/private-libvirtd.js'
+import { connect, type TestClient } from '../fixtures/ws-client.js'
 import { recordEvents, testDriverXml } from './libvirt-helpers.js'
-import { commandsUnder, serveLibvirtUri, sshdPid, stopChild, waitUntil } from './libvirt-ssh-helpers.js'
+import {
+  commandsUnder,
+  hypervisorHealth,
+  listeningUrl,
+  serveLibvirtUri,
+  sshdPid,
+  stopChild,
+  waitUntil,
+} from './libvirt-ssh-helpers.js'
 
 const run = promisify(execFile)
 
@@ -160,6 +169,88 @@ function tap(stream: LibvirtStream) {
     }
   }
 }
+
+describe('voidvm-server serve logging in to libvirt over SSH with VOIDVM_LIBVIRT_SSH_PASSWORD', () => {
+  let sshd: TestSshd
+  let daemon: PrivateLibvirtd
+  let dir: string
+  let uri: string
+  const children: ChildProcess[] = []
+
+  beforeAll(async () => {
+    sshd = await startSshd()
+    daemon = await startPrivateLibvirtd({ user: sshd.username })
+    uri = `test+ssh://${sshd.username}@127.0.0.1:${sshd.port}/default?socket=${daemon.socketPath}`
+    dir = await mkdtemp(join(tmpdir(), 'voidvm-lvssh-pw-'))
+  })
+
+  afterAll(async () => {
+    for (const c of children) await stopChild(c)
+    await daemon?.dispose()
+    await sshd?.stop()
+    if (dir) await rm(dir, { recursive: true, force: true })
+  })
+
+  const serve = async (password: string, dataDir?: string) => {
+    const s = serveLibvirtUri(uri, dataDir ?? (await mkdtemp(join(dir, 'data-'))), {
+      VOIDVM_LIBVIRT_SSH_KEY: '',
+      VOIDVM_LIBVIRT_SSH_PASSWORD: password,
+      SSH_AUTH_SOCK: '',
+      VOIDVM_LOG_LEVEL: 'debug',
+    })
+    children.push(s.proc)
+    return s
+  }
+
+  it("connects with the password, serves the daemon's VMs, and never logs the password", async () => {
+    const dataDir = await mkdtemp(join(dir, 'data-'))
+    const cli = (args: string[], stdin = '') => {
+      const p = run(process.execPath, ['--import', 'tsx', 'src/main/headless.ts', ...args, '--data-dir', dataDir])
+      p.child.stdin?.end(stdin)
+      return p
+    }
+    await cli(['user', 'add', 'pw-admin', '--role', 'admin', '--password-stdin'], 'pw-admin-password-1\n')
+    const s = await serve(sshd.password, dataDir)
+    let client: TestClient | undefined
+    try {
+      const url = await listeningUrl(s)
+      await waitUntil(
+        async () => ((await hypervisorHealth(url)).connected ? true : undefined),
+        30_000,
+        () => s.out.stderr,
+      )
+      // A user of this server sees the remote daemon's VMs.
+      const token = (await cli(['token', 'pw-admin'])).stdout.trim()
+      client = await connect(`${url.replace(/^http/, 'ws')}/ws`, token)
+      await client.request('subscribe', { topic: 'vm-status-all' })
+      expect(await client.next('vm-status', (d: { name?: string }) => d.name === 'test', 10_000)).toMatchObject({
+        name: 'test',
+        status: 'running',
+      })
+      expect(s.out.stdout + s.out.stderr).not.toContain(sshd.password)
+    } finally {
+      await client?.close()
+      await stopChild(s.proc)
+    }
+  }, 60_000)
+
+  it('with a wrong password stays unconnected, says the password was refused, and never logs it', async () => {
+    const wrong = `wrong-${randomBytes(6).toString('hex')}`
+    const s = await serve(wrong)
+    try {
+      const url = await listeningUrl(s)
+      await waitUntil(
+        () => (/refused the password/.test(s.out.stdout + s.out.stderr) ? true : undefined),
+        30_000,
+        () => s.out.stderr,
+      )
+      expect((await hypervisorHealth(url)).connected).toBe(false)
+      expect(s.out.stdout + s.out.stderr).not.toContain(wrong)
+    } finally {
+      await stopChild(s.proc)
+    }
+  }, 60_000)
+})
 
 describe('libvirt client over SSH as root: virt-ssh-helper against the system daemon', () => {
   const GUEST = `voidvm-t-lvssh-g${process.pid}`

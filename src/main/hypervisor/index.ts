@@ -27,7 +27,8 @@ export interface HypervisorBridgeOptions {
  * SSH settings for a `+ssh` libvirt URI from the environment:
  * VOIDVM_LIBVIRT_SSH_KEY is the path of a private key file (read once, at
  * start; its content never reaches a log), VOIDVM_LIBVIRT_SSH_KEY_PASSPHRASE
- * its passphrase, VOIDVM_LIBVIRT_SSH_HOST_FINGERPRINT pins the host key
+ * its passphrase, VOIDVM_LIBVIRT_SSH_PASSWORD a login password (an environment
+ * variable, not a flag: flags show in `ps`), VOIDVM_LIBVIRT_SSH_HOST_FINGERPRINT pins the host key
  * (`SHA256:…` as `ssh-keygen -lf` prints it); an ssh-agent (SSH_AUTH_SOCK)
  * is offered too. Undefined when the URI is not an SSH one.
  */
@@ -50,6 +51,7 @@ export async function libvirtSshOptionsFromEnv(
     }
   }
   if (env.VOIDVM_LIBVIRT_SSH_KEY_PASSPHRASE) o.passphrase = env.VOIDVM_LIBVIRT_SSH_KEY_PASSPHRASE
+  if (env.VOIDVM_LIBVIRT_SSH_PASSWORD) o.password = env.VOIDVM_LIBVIRT_SSH_PASSWORD
   if (env.VOIDVM_LIBVIRT_SSH_HOST_FINGERPRINT) o.hostFingerprint = env.VOIDVM_LIBVIRT_SSH_HOST_FINGERPRINT
   if (env.SSH_AUTH_SOCK) o.agent = env.SSH_AUTH_SOCK
   return o
