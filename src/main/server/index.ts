@@ -222,6 +222,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   })
   const throttle = new LoginThrottle(limits)
   const perAddress = new AddressCounter(limits.maxConnectionsPerAddress)
+  let lastCapWarning = 0
   const conns = new Set<Connection>()
 
   const audit = (rec: AuditRecord): void => {
@@ -744,7 +745,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // Every WebSocket (API and bridge endpoints alike) holds a slot of its address until its socket closes.
     const addr = addressKey(remoteAddress(req))
     if (!perAddress.tryTake(addr)) {
-      log.warn('refused an upgrade: too many connections from one address', { remote: addr })
+      // Warned about at most every 10 s: a client hammering the cap must not flood the log.
+      const now = Date.now()
+      if (now - lastCapWarning > 10_000) {
+        lastCapWarning = now
+        log.warn('refused an upgrade: too many connections from one address', {
+          remote: addr,
+          max: limits.maxConnectionsPerAddress,
+        })
+      }
       return rejectUpgrade(
         socket,
         429,
