@@ -121,7 +121,7 @@ async function tryCreate(lockFile: string, content: string): Promise<boolean> {
  * is guarded by a second O_EXCL file, so two processes that both saw the same
  * stale lock cannot have one of them remove the fresh lock the other just took.
  */
-async function removeStale(lockFile: string, seen: Observed, staleMs: number): Promise<void> {
+async function removeStale(lockFile: string, seen: Observed, staleMs: number): Promise<boolean> {
   const guard = `${lockFile}.takeover`
   const mine = JSON.stringify({ pid: process.pid, host: hostname(), time: new Date().toISOString(), nonce: '' })
   if (!(await tryCreate(guard, mine))) {
@@ -132,12 +132,15 @@ async function removeStale(lockFile: string, seen: Observed, staleMs: number): P
       await rename(guard, aside).catch(() => undefined)
       await rm(aside, { force: true })
     }
-    return
+    return false
   }
   try {
     const now = await observe(lockFile)
-    if (now && now.text === seen.text && now.mtimeMs === seen.mtimeMs && staleReason(now, staleMs))
+    if (now && now.text === seen.text && now.mtimeMs === seen.mtimeMs && staleReason(now, staleMs)) {
       await rm(lockFile, { force: true })
+      return true
+    }
+    return false
   } finally {
     await rm(guard, { force: true })
   }
@@ -164,10 +167,11 @@ export async function acquireLock(lockFile: string, opts: LockOptions = {}): Pro
   for (;;) {
     if (await tryCreate(lockFile, content)) break
     const seen = await observe(lockFile)
-    if (seen && staleReason(seen, staleMs)) {
-      await removeStale(lockFile, seen, staleMs)
-      continue
-    }
+    // Released between the two calls: try again at once.
+    if (!seen) continue
+    // A stale lock removed: try again at once. Otherwise (someone else is taking it over, or the
+    // owner is alive) wait and retry.
+    if (staleReason(seen, staleMs) && (await removeStale(lockFile, seen, staleMs))) continue
     if (Date.now() >= deadline)
       throw new LockTimeoutError(
         `${lockFile} is held by ${describeOwner(seen)}; gave up after ${Math.round(timeoutMs / 1000)} s. ` +
