@@ -9,7 +9,7 @@ export const ERROR_CODES = {
   INVALID_MESSAGE:
     'The message is not JSON, or a field is missing or has the wrong type or range (the message names the field).',
   UNKNOWN_TYPE: 'The message type is not part of the protocol.',
-  RATE_LIMITED: 'Too many messages or login attempts; slow down and retry later.',
+  RATE_LIMITED: 'Too many messages, connections or login attempts; slow down and retry later.',
   SESSION_LIMIT: 'Too many VNC or terminal sessions are open on this socket.',
   SESSION_NOT_FOUND: 'No VNC or terminal session matches the vmId/sessionId given.',
   INTERNAL_ERROR: 'The server failed unexpectedly; the details are in the server log.',
