@@ -8,7 +8,7 @@ set -euo pipefail
 CACHE_DIR="${VOIDVM_TEST_CACHE:-/var/cache/voidvm-test}"
 PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   qemu-utils openssh-server chromium linux-image-cloud-amd64 busybox-static cpio
-  websockify netcat-openbsd)
+  websockify netcat-openbsd dropbear-bin)
 
 log() { printf '[host-setup] %s\n' "$*"; }
 
@@ -86,16 +86,22 @@ fi
 
 # 3. The test guest: direct kernel boot of the cloud kernel with a busybox
 # initramfs that runs shells on the serial port and on tty1 (reachable by VNC).
+# Opt-in by kernel cmdline (test/fixtures/guest.ts sets them): voidvm.net=ADDR/PREFIX
+# configures eth0, voidvm.ping=ADDR pings that address once (so the host learns the
+# guest's MAC), voidvm.sshd=1 starts dropbear. dropbear and its libraries live in a
+# second archive appended to the first (initramfs-sshd.cpio.gz), so the default
+# image, and the default guest's boot, stay as small as before.
 mkdir -p "$CACHE_DIR"
 kernel=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1)
 [ -n "$kernel" ] || { log "no /boot/vmlinuz-*-cloud-amd64 found"; exit 1; }
 cp -u "$kernel" "$CACHE_DIR/vmlinuz"
 # Rebuilt when this script changes (its hash is kept beside the image).
 setup_hash=$(sha256sum "$0" | cut -d' ' -f1)
-if [ ! -f "$CACHE_DIR/initramfs.cpio.gz" ] || [ "$(cat "$CACHE_DIR/.setup-hash" 2>/dev/null)" != "$setup_hash" ]; then
+if [ ! -f "$CACHE_DIR/initramfs.cpio.gz" ] || [ ! -f "$CACHE_DIR/initramfs-sshd.cpio.gz" ] ||
+  [ "$(cat "$CACHE_DIR/.setup-hash" 2>/dev/null)" != "$setup_hash" ]; then
   log "building the test guest's initramfs in $CACHE_DIR"
   root=$(mktemp -d)
-  mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,root,etc/acpi/PWRF,lib/modules}
+  mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,root,etc/acpi/PWRF,lib/modules/net}
   cp /bin/busybox "$root/bin/busybox"
   kver=$(basename "$kernel" | sed 's/^vmlinuz-//')
   # Modules, in load order: the ACPI power button (graceful shutdown) and the
@@ -109,11 +115,19 @@ if [ ! -f "$CACHE_DIR/initramfs.cpio.gz" ] || [ "$(cat "$CACHE_DIR/.setup-hash" 
     dst="$root/lib/modules/$(printf '%02d' "$n")-$(basename "$mod")"
     if [ -f "$src" ]; then cp "$src" "$dst"; elif [ -f "$src.xz" ]; then xz -dc "$src.xz" >"$dst"; fi
   done
+  # virtio-net, loaded only when voidvm.net= asks for networking.
+  n=0
+  for mod in net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko; do
+    src="/lib/modules/$kver/kernel/$mod"
+    n=$((n + 1))
+    dst="$root/lib/modules/net/$(printf '%02d' "$n")-$(basename "$mod")"
+    if [ -f "$src" ]; then cp "$src" "$dst"; elif [ -f "$src.xz" ]; then xz -dc "$src.xz" >"$dst"; fi
+  done
   printf '#!/bin/sh\npoweroff -f\n' >"$root/etc/acpi/PWRF/00000080"
   chmod +x "$root/etc/acpi/PWRF/00000080"
   for a in sh ash mount umount cat echo ls ps stty sleep dd yes head base64 setsid cttyhack \
     mkdir rm uname hostname ip ifconfig udhcpc poweroff reboot halt init getty sync seq \
-    insmod acpid tr wc grep true false kill od hexdump; do
+    insmod acpid tr wc grep true false kill od hexdump ping; do
     ln -sf busybox "$root/bin/$a"
   done
   cat >"$root/init" <<'INIT'
@@ -132,12 +146,57 @@ for m in /lib/modules/*.ko; do insmod "$m" 2>/dev/null; done
 sleep 1
 mkdir -p /var/run /var/log
 acpid -f -c /etc/acpi -l /dev/null -p /tmp/acpid.pid &
+# Opt-in networking and SSH server, by kernel cmdline; without these flags nothing below runs.
+net='' ping='' sshd=''
+for a in $(cat /proc/cmdline); do
+  case "$a" in
+    voidvm.net=*) net=${a#voidvm.net=} ;;
+    voidvm.ping=*) ping=${a#voidvm.ping=} ;;
+    voidvm.sshd=1) sshd=1 ;;
+  esac
+done
+if [ -n "$net" ]; then
+  for m in /lib/modules/net/*.ko; do insmod "$m" 2>/dev/null; done
+  ip link set lo up
+  ip addr add "$net" dev eth0 && ip link set eth0 up && echo "voidvm guest net: eth0 $net"
+  # One ping makes the host's neighbour table learn this guest's MAC and address.
+  [ -n "$ping" ] && (ping -c 3 -W 2 "$ping" >/dev/null 2>&1; echo "voidvm guest ping $ping: $?") &
+fi
+if [ "$sshd" = 1 ] && [ -x /sbin/dropbear ]; then
+  mkdir -p /dev/pts
+  mount -t devpts devpts /dev/pts
+  dropbear -r /etc/dropbear/dropbear_ed25519_host_key -p 22 -P /var/run/dropbear.pid && echo "voidvm guest sshd started"
+fi
 while true; do sleep 3600; done
 INIT
   chmod +x "$root/init"
   (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) >"$CACHE_DIR/initramfs.cpio.gz.tmp"
+  # The SSH overlay: dropbear, the libraries ldd names, a host key made now (its public
+  # half is kept beside the image so tests can check the fingerprint), and root with the
+  # fixed test password "voidvm-guest" (the guest is reachable only from this host).
+  ovl=$(mktemp -d)
+  mkdir -p "$ovl"/{sbin,etc/dropbear,root}
+  cp /usr/sbin/dropbear "$ovl/sbin/dropbear"
+  for lib in $(ldd /usr/sbin/dropbear | grep -o '/[^ ]*'); do
+    mkdir -p "$ovl$(dirname "$lib")"
+    cp -L "$lib" "$ovl$lib"
+  done
+  dropbearkey -t ed25519 -f "$ovl/etc/dropbear/dropbear_ed25519_host_key" >/dev/null 2>&1
+  dropbearkey -y -f "$ovl/etc/dropbear/dropbear_ed25519_host_key" | grep '^ssh-' >"$CACHE_DIR/guest-ssh-host-key.pub.tmp"
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$ovl/etc/passwd"
+  echo 'root:x:0:' >"$ovl/etc/group"
+  # shellcheck disable=SC2016 # a crypt hash, not an expansion
+  echo 'root:$6$voidvmtestguest$4tCJjTV2NzlGhWklCHLOfEeSTbbbldOCj0YFfvGhZ0o9PHDjImSnooAKkpIR.tmW4J7bvrPyYv17M8vKEX1uH/:19000:0:99999:7:::' >"$ovl/etc/shadow"
+  chmod 600 "$ovl/etc/shadow"
+  echo '/bin/sh' >"$ovl/etc/shells"
+  printf 'passwd: files\ngroup: files\nshadow: files\n' >"$ovl/etc/nsswitch.conf"
+  # The kernel unpacks concatenated (separately compressed) cpio archives in order.
+  (cd "$ovl" && find . | cpio -o -H newc --quiet | gzip -9) | cat "$CACHE_DIR/initramfs.cpio.gz.tmp" - \
+    >"$CACHE_DIR/initramfs-sshd.cpio.gz.tmp"
   mv "$CACHE_DIR/initramfs.cpio.gz.tmp" "$CACHE_DIR/initramfs.cpio.gz"
+  mv "$CACHE_DIR/initramfs-sshd.cpio.gz.tmp" "$CACHE_DIR/initramfs-sshd.cpio.gz"
+  mv "$CACHE_DIR/guest-ssh-host-key.pub.tmp" "$CACHE_DIR/guest-ssh-host-key.pub"
   echo "$setup_hash" >"$CACHE_DIR/.setup-hash"
-  rm -rf "$root"
+  rm -rf "$root" "$ovl"
 fi
 log "ready: libvirtd answers; test guest in $CACHE_DIR"
