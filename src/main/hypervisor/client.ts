@@ -44,6 +44,11 @@ export interface HvEvents {
 
 export interface HvClient extends HvEvents {
   readonly connected: boolean
+  /**
+   * The daemon runs on this machine (a unix-socket URI), so this host's own
+   * neighbour table covers its guests. False or absent for remote (SSH) daemons.
+   */
+  readonly local?: boolean
   listAllDomains(): Promise<HvDomain[]>
   lookup(ref: string): Promise<HvDomain>
   info(dom: HvDomain): Promise<HvDomainInfo>

@@ -23,6 +23,7 @@ import {
   type HvOp,
   type HvStatsRecord,
 } from './client.js'
+import { isLocalLibvirtUri } from './neighbours.js'
 
 /** What an older daemon answers to a flag it does not know: NO_SUPPORT, INVALID_ARG, ARGUMENT_UNSUPPORTED. */
 const UNSUPPORTED_FLAG = new Set<number>([ErrorCode.NO_SUPPORT, ErrorCode.INVALID_ARG, ErrorCode.ARGUMENT_UNSUPPORTED])
@@ -37,8 +38,11 @@ const STATS_MASK =
 
 export class LibvirtHvClient implements HvClient {
   readonly calls = new CallCounter()
+  readonly local: boolean
 
-  constructor(readonly lv: ReconnectingLibvirt) {}
+  constructor(readonly lv: ReconnectingLibvirt) {
+    this.local = isLocalLibvirtUri(lv.uri)
+  }
 
   static create(uri: string, opts: ReconnectOptions = {}): LibvirtHvClient {
     return new LibvirtHvClient(new ReconnectingLibvirt(uri, { maxDelayMs: 5_000, ...opts }))

@@ -12,6 +12,7 @@ import type { SystemEventData, SystemEventName, VmAction, VmStatusData, VmStatus
 import { isConnectionLost, isDomainNotFound, LibvirtTimeoutError } from '../libvirt/errors.js'
 import type { HvClient, HvDomain, HvDomainInfo } from './client.js'
 import { planControl } from './control.js'
+import { addressesForMacs, interfaceMacs, readLocalNeighbours, type NeighbourEntry } from './neighbours.js'
 import {
   buildEvent,
   expectedEvent,
@@ -32,6 +33,8 @@ export interface ServiceOptions {
   tickMs?: number
   /** Full inventory resync period, ms (default 30 000). */
   resyncMs?: number
+  /** This host's neighbour table (default: /proc/net/arp); consulted only for a local daemon. */
+  readNeighbours?: () => Promise<NeighbourEntry[]>
 }
 
 interface VmEntry {
@@ -245,6 +248,13 @@ export class HypervisorService implements VmDirectory {
     return this.client.xml(d, opts.secure ?? false)
   }
 
+  /**
+   * The guest's addresses, IPv4 first: libvirt's DHCP leases, then its ARP
+   * source, then (local daemon only) this host's neighbour table matched
+   * against the domain's interface MACs — libvirt's ARP source fails on some
+   * hosts ("wrong nlmsg len"), and for a remote daemon our table is the wrong
+   * machine's, so it is never read then.
+   */
   async interfaceAddresses(vmName: string): Promise<string[]> {
     const d = await this.lookupDomain(vmName)
     const out: string[] = []
@@ -254,9 +264,13 @@ export class HypervisorService implements VmDirectory {
       const addrs = ifaces.flatMap(i => i.addrs)
       for (const a of [...addrs.filter(x => x.type === 0), ...addrs.filter(x => x.type !== 0)])
         if (!out.includes(a.addr)) out.push(a.addr)
-      if (out.length) break
+      if (out.length) return out
     }
-    return out
+    if (this.client.local !== true) return out
+    const xml = await this.client.xml(d, false).catch(() => '')
+    const macs = interfaceMacs(xml)
+    if (!macs.length) return out
+    return addressesForMacs(await (this.opts.readNeighbours ?? readLocalNeighbours)(), macs)
   }
 
   async openConsole(vmName: string): Promise<Duplex> {
