@@ -8,6 +8,8 @@ import type { ErrorCode } from './errors.js'
 
 /** A VM reference: the libvirt domain name, or its UUID. */
 const vmRef = z.string().min(1, 'vmId must be a VM name or UUID').max(256)
+// Range checks come before .int() below: zod's int check would report the
+// safe-integer bounds (±9007199254740991) for 1e308 instead of the field's own.
 const sessionId = z.string().min(1).max(128)
 
 export const VM_STATUSES = ['running', 'paused', 'stopped', 'stopping', 'crashed', 'suspended', 'unknown'] as const
@@ -32,7 +34,7 @@ export const authData = z.object({ token: z.string().min(1, 'token is required')
 export const subscribeData = z.object({
   topic: z.enum(TOPICS),
   vmId: vmRef.optional(),
-  interval: z.number().int().positive().optional(),
+  interval: z.number().positive().int().optional(),
 })
 
 export const unsubscribeData = z.object({
@@ -59,7 +61,7 @@ export const vncDataData = z.object({
 })
 
 const vncTarget = { vmId: vmRef, sessionId: sessionId.optional() }
-const coordinate = z.number().int().min(0).max(65535)
+const coordinate = z.number().min(0).max(65535).int()
 
 export const vncInputData = z.discriminatedUnion('inputType', [
   z.object({
@@ -68,7 +70,7 @@ export const vncInputData = z.discriminatedUnion('inputType', [
     x: coordinate,
     y: coordinate,
     /** RFB button mask: bit 0 left, 1 middle, 2 right, 3/4 wheel up/down. */
-    buttons: z.number().int().min(0).max(255),
+    buttons: z.number().min(0).max(255).int(),
   }),
   z.object({
     ...vncTarget,
@@ -87,22 +89,26 @@ export const vncInputData = z.discriminatedUnion('inputType', [
 
 export const vncDisconnectData = z.object(vncTarget)
 
-export const sshCredentials = z.union([
-  z.object({ username: z.string().min(1).max(256), password: z.string().max(4096) }),
-  z.object({
-    username: z.string().min(1).max(256),
-    privateKey: z.string().min(1).max(65536),
-    passphrase: z.string().max(4096).optional(),
-  }),
-])
+export const sshCredentials = z.union(
+  [
+    z.object({ username: z.string().min(1).max(256), password: z.string().max(4096) }),
+    z.object({
+      username: z.string().min(1).max(256),
+      privateKey: z.string().min(1).max(65536),
+      passphrase: z.string().max(4096).optional(),
+    }),
+  ],
+  // Without it a wrong shape is only "Invalid input".
+  { error: 'credentials must be {username, password} or {username, privateKey, passphrase?} (strings)' },
+)
 
-const termSize = { cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) }
+const termSize = { cols: z.number().min(1).max(1000).int(), rows: z.number().min(1).max(1000).int() }
 
 export const terminalConnectData = z.object({
   vmId: vmRef,
   type: z.enum(['ssh', 'serial']),
   credentials: sshCredentials.optional(),
-  port: z.number().int().min(1).max(65535).optional(),
+  port: z.number().min(1).max(65535).int().optional(),
   cols: termSize.cols.optional(),
   rows: termSize.rows.optional(),
 })
@@ -136,7 +142,9 @@ export type ClientMessageData<T extends ClientMessageType> = z.infer<(typeof CLI
 export const clientEnvelope = z.object({
   type: z.string().min(1, 'type is required'),
   data: z.unknown().optional(),
-  id: z.union([z.string().max(256), z.number()]).optional(),
+  id: z
+    .union([z.string().max(256), z.number()], { error: 'id must be a string (at most 256 characters) or a number' })
+    .optional(),
 })
 
 // ---------------------------------------------------------------- server → client

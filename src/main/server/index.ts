@@ -551,7 +551,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const parsed = CLIENT_MESSAGES[msgType].safeParse(rawData === undefined ? {} : rawData)
       if (!parsed.success) {
         const { field, message } = describeIssue(parsed.error.issues, 'data')
-        throw new ApiError('INVALID_MESSAGE', message, { field, vmId: vmRefOf(rawData) })
+        // A vmId that is not a VM reference at all (e.g. 1 MiB long) is not echoed back.
+        const ref = vmRefOf(rawData)
+        throw new ApiError('INVALID_MESSAGE', message, {
+          field,
+          vmId: ref !== undefined && ref.length <= 256 ? ref : undefined,
+        })
       }
       const data = parsed.data
       let result: object
