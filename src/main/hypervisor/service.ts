@@ -266,7 +266,8 @@ export class HypervisorService implements VmDirectory {
         if (!out.includes(a.addr)) out.push(a.addr)
       if (out.length) return out
     }
-    if (this.client.local !== true) return out
+    // A stopped guest's old neighbour entries are stale; a remote daemon's guests are not in our table.
+    if (this.client.local !== true || d.id === -1) return out
     const xml = await this.client.xml(d, false).catch(() => '')
     const macs = interfaceMacs(xml)
     if (!macs.length) return out
