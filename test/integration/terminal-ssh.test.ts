@@ -136,7 +136,7 @@ describe.skipIf(!guestImagesReady())('SSH terminal sessions', () => {
     expect(view.text(b.sessionId)).not.toContain('only-in-a')
 
     const ambiguous = await refusal(client.request('terminal-input', { vmId: VM, input: 'x' }))
-    expect(ambiguous).toMatchObject({ code: 'INVALID_MESSAGE', field: 'sessionId' })
+    expect(ambiguous).toMatchObject({ code: 'INVALID_MESSAGE', field: 'data.sessionId' })
     const bogus = await refusal(
       client.request('terminal-input', { vmId: VM, sessionId: 'no-such-session', input: 'x' }),
     )
@@ -213,7 +213,7 @@ describe.skipIf(!guestImagesReady())('SSH terminal sessions', () => {
       const missing = await refusal(connectWith({ privateKey: encrypted }))
       expect(missing.code).toBe('TERMINAL_AUTH_FAILED')
       const junk = await refusal(connectWith({ privateKey: 'not a key' }))
-      expect(junk).toMatchObject({ code: 'INVALID_MESSAGE', field: 'credentials.privateKey' })
+      expect(junk).toMatchObject({ code: 'INVALID_MESSAGE', field: 'data.credentials.privateKey' })
       expect(junk.message).not.toContain('not a key')
     } finally {
       await rm(dir, { recursive: true, force: true })
@@ -226,10 +226,10 @@ describe.skipIf(!guestImagesReady())('SSH terminal sessions', () => {
     expect(noAddr).toMatchObject({ code: 'TERMINAL_CONNECT_FAILED', details: 'no-address' })
     expect(noAddr.message).toMatch(/no address known/)
     // The endpoint comes from the VM: a client cannot aim the server at another port (SSRF).
-    expect(await refusal(open(client, VM, { port: 22 }))).toMatchObject({ code: 'INVALID_MESSAGE', field: 'port' })
+    expect(await refusal(open(client, VM, { port: 22 }))).toMatchObject({ code: 'INVALID_MESSAGE', field: 'data.port' })
     expect(await refusal(client.request('terminal-connect', { vmId: VM, type: 'ssh' }))).toMatchObject({
       code: 'INVALID_MESSAGE',
-      field: 'credentials',
+      field: 'data.credentials',
     })
     const op = await newClient('term-op-other')
     expect((await refusal(open(op, VM))).code).toBe('FORBIDDEN')

@@ -125,7 +125,7 @@ export function createTerminalBridge(
     throw new TerminalError(
       'INVALID_MESSAGE',
       `sessionId: ${matches.length} terminal sessions are open for VM "${vmRef}"; say which one with sessionId`,
-      { field: 'sessionId', vmId: vmRef },
+      { field: 'data.sessionId', vmId: vmRef },
     )
   }
 
@@ -166,7 +166,7 @@ export function createTerminalBridge(
         'INVALID_MESSAGE',
         'credentials: an SSH terminal needs {username, password} or {username, privateKey}',
         {
-          field: 'credentials',
+          field: 'data.credentials',
         },
       )
     const target = await resolveSshTarget(

@@ -38,7 +38,7 @@ describe('SSH target resolution', () => {
     expect(await resolveSshTarget(withMeta, 'x')).toEqual({ host: '127.0.0.1', port: 2022, source: 'metadata' })
     await expect(resolveSshTarget(withMeta, 'x', 22)).rejects.toMatchObject({
       code: 'INVALID_MESSAGE',
-      extra: { field: 'port' },
+      extra: { field: 'data.port' },
     })
     const noMeta = { xml: async () => dom(''), interfaceAddresses: async () => ['fe80::2', '10.0.0.5'] }
     expect(await resolveSshTarget(noMeta, 'x', 2200)).toEqual({ host: '10.0.0.5', port: 2200, source: 'interface' })

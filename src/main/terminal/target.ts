@@ -97,7 +97,7 @@ export async function resolveSshTarget(src: TargetSource, vmName: string, client
       throw new TerminalError(
         'INVALID_MESSAGE',
         `port: this VM's SSH endpoint is fixed by its metadata (${port}); omit port or send ${port}`,
-        { field: 'port', vmId: vmName },
+        { field: 'data.port', vmId: vmName },
       )
     return { host: endpoint.host, port, source: 'metadata' }
   }
@@ -112,7 +112,8 @@ export async function resolveSshTarget(src: TargetSource, vmName: string, client
   if (!host)
     throw connectFailed(
       'no-address',
-      `no address known for VM "${vmName}": libvirt reports no DHCP lease or ARP entry, and the domain has no voidvm:ssh metadata`,
+      `no address known for VM "${vmName}": libvirt reports no DHCP lease or ARP entry, the host has not seen its MAC, ` +
+        'and the domain has no voidvm:ssh metadata (add <voidvm:ssh host="…" port="…"/> to its XML)',
       vmName,
     )
   return { host, port: clientPort ?? 22, source: 'interface' }
