@@ -280,6 +280,17 @@ describe('envelope and validation', () => {
     expect(code).toBe(1009)
   })
 
+  it('a text frame that is not valid UTF-8 closes that socket with 1007; the server keeps serving', async () => {
+    const c = await connect(srv.wsUrl, goodToken)
+    // A text frame (binary: false) whose bytes are not UTF-8.
+    c.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false })
+    const { code } = await c.closed
+    expect(code).toBe(1007)
+    const d = await connect(srv.wsUrl, goodToken)
+    expect(await d.request('unsubscribe', { topic: 'vm-status' })).toEqual({ topic: 'vm-status' })
+    await d.close()
+  })
+
   it('a frame just under 1 MiB is accepted and answered', async () => {
     const c = await connect(srv.wsUrl, goodToken)
     const r = await expectReplyError(
