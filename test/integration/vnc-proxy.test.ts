@@ -98,9 +98,16 @@ describe.runIf(ready)('VNC proxy core against QEMU', () => {
       const up = await connectUpstream(t.endpoint, { password: t.password })
       const s = new VncSession(up, { onClose: () => {} })
       const enter = keyToKeysym('Enter')!
+      const ctrl = keyToKeysym('Control')!
+      // The first test returns at the first lit pixel, which is the firmware's text:
+      // wait until the guest's shells run (the serial one prints its prompt) before typing.
+      await waitFor(() => (serial.text().includes('guest# ') ? true : undefined), 30_000, 'the guest shell prompt')
       // QEMU drops keys that arrive faster than the guest reads them, so type at
-      // the bridge's pace (25 ms a key), and retype while tty1's shell is starting.
+      // the bridge's pace (25 ms a key); each attempt first clears the line with Ctrl+C.
       const presses = [
+        { keysym: ctrl, down: true },
+        ...textToKeyPresses('c'),
+        { keysym: ctrl, down: false },
         ...textToKeyPresses('echo vnc-ok-$((6*7)) > /dev/ttyS0'),
         { keysym: enter, down: true },
         { keysym: enter, down: false },
