@@ -35,6 +35,7 @@ import {
 import { defineTestGuest, guestImagesReady, removeDomain, virsh, type TestGuest } from '../fixtures/guest.js'
 import { startSshd, type TestSshd } from '../fixtures/sshd.js'
 import { startPrivateLibvirtd, type PrivateLibvirtd } from '../fixtures/private-libvirtd.js'
+import { runCli } from '../fixtures/cli.js'
 import { connect, type TestClient } from '../fixtures/ws-client.js'
 import { recordEvents, testDriverXml } from './libvirt-helpers.js'
 import {
@@ -204,10 +205,10 @@ describe('voidvm-server serve logging in to libvirt over SSH with VOIDVM_LIBVIRT
 
   it("connects with the password, serves the daemon's VMs, and never logs the password", async () => {
     const dataDir = await mkdtemp(join(dir, 'data-'))
-    const cli = (args: string[], stdin = '') => {
-      const p = run(process.execPath, ['--import', 'tsx', 'src/main/headless.ts', ...args, '--data-dir', dataDir])
-      p.child.stdin?.end(stdin)
-      return p
+    const cli = async (args: string[], stdin = '') => {
+      const r = await runCli([...args, '--data-dir', dataDir], { stdin })
+      if (r.code !== 0) throw new Error(`voidvm-server ${args.join(' ')} failed: ${r.stderr}`)
+      return r
     }
     await cli(['user', 'add', 'pw-admin', '--role', 'admin', '--password-stdin'], 'pw-admin-password-1\n')
     const s = await serve(sshd.password, dataDir)

@@ -10,16 +10,14 @@ import { randomBytes } from 'node:crypto'
 import { request, type IncomingMessage } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { Socket } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { DEFAULT_LIMITS } from '../../src/main/server/index.js'
 import { startTestServer, type TestServer } from '../fixtures/server.js'
 import { connect, type TestClient } from '../fixtures/ws-client.js'
-
-const ROOT = resolve(import.meta.dirname, '../..')
-const HEADLESS = join(ROOT, 'src/main/headless.ts')
+import { HEADLESS, ROOT } from '../fixtures/cli.js'
 
 const servers: TestServer[] = []
 const clients: TestClient[] = []

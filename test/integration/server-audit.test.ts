@@ -5,34 +5,15 @@
  * lines and no record is lost. The size and keep options come from the
  * command line or VOIDVM_AUDIT_LOG_* variables.
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startServer, type RunningServer } from '../../src/main/server/index.js'
+import { runCli } from '../fixtures/cli.js'
 import { connect, refusal } from '../fixtures/ws-client.js'
 
-const ROOT = resolve(import.meta.dirname, '../..')
-const HEADLESS = join(ROOT, 'src/main/headless.ts')
-
-function cli(
-  args: string[],
-  opts: { stdin?: string; env?: Record<string, string> } = {},
-): Promise<{ code: number; stderr: string }> {
-  return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', HEADLESS, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...opts.env },
-      stdio: ['pipe', 'ignore', 'pipe'],
-    })
-    let stderr = ''
-    child.stderr.on('data', d => (stderr += String(d)))
-    child.once('error', fail)
-    child.once('exit', code => ok({ code: code ?? 1, stderr }))
-    child.stdin.end(opts.stdin ?? '')
-  })
-}
+const cli = runCli
 
 /** audit.log.N … audit.log.1, audit.log: oldest first. */
 async function logFiles(dir: string): Promise<string[]> {

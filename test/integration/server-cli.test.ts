@@ -5,34 +5,14 @@
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type RunningServer } from '../../src/main/server/index.js'
 import { UserStore } from '../../src/main/server/users.js'
+import { HEADLESS, ROOT, runCli } from '../fixtures/cli.js'
 import { connect } from '../fixtures/ws-client.js'
 
-const ROOT = resolve(import.meta.dirname, '../..')
-const HEADLESS = join(ROOT, 'src/main/headless.ts')
-
-function cli(
-  args: string[],
-  opts: { stdin?: string; env?: Record<string, string> } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', HEADLESS, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', d => (stdout += String(d)))
-    child.stderr.on('data', d => (stderr += String(d)))
-    child.once('error', fail)
-    child.once('exit', code => ok({ code: code ?? 1, stdout, stderr }))
-    child.stdin.end(opts.stdin ?? '')
-  })
-}
+const cli = runCli
 
 async function upgradeStatus(wsUrl: string, token: string): Promise<number> {
   try {

@@ -8,29 +8,12 @@
 import { spawn } from 'node:child_process'
 import { hostname, tmpdir } from 'node:os'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type RunningServer } from '../../src/main/server/index.js'
+import { runCli, type CliResult } from '../fixtures/cli.js'
 
-const ROOT = resolve(import.meta.dirname, '../..')
-const HEADLESS = join(ROOT, 'src/main/headless.ts')
-
-function cli(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
-  const t0 = Date.now()
-  return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', HEADLESS, ...args], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', d => (stdout += String(d)))
-    child.stderr.on('data', d => (stderr += String(d)))
-    child.once('error', fail)
-    child.once('exit', code => ok({ code: code ?? 1, stdout, stderr, ms: Date.now() - t0 }))
-    child.stdin.end(stdin)
-  })
-}
+const cli = (args: string[], stdin = ''): Promise<CliResult> => runCli(args, { stdin })
 
 interface StoredUser {
   username: string
