@@ -142,7 +142,7 @@ describe('hypervisor bridge on the test driver (through the daemon)', () => {
     expect(deleted).not.toHaveProperty('userId')
   })
 
-  it('drives a VM through start, pause, resume, reset, stop; events carry the user', async () => {
+  it('drives a VM through start, pause, resume, forced stop (reset: see hypervisor-guest); events carry the user', async () => {
     await client.request('subscribe', { topic: 'vm-status', vmId: D })
     expect((await statusOf(D, 900)).status).toBe('stopped')
 

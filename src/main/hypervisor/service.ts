@@ -126,13 +126,18 @@ export class HypervisorService implements VmDirectory {
 
   // ------------------------------------------------------------------ inventory
 
-  /** Re-reads the domain list; new domains get their info, vanished ones are dropped. */
-  resync(): Promise<void> {
-    this.syncing ??= this.doResync().finally(() => (this.syncing = undefined))
+  /**
+   * Re-reads the domain list; new domains get their info, vanished ones are dropped.
+   * `full` re-reads every domain's info: after a reconnect, states may have changed
+   * (paused, resumed…) while we heard no events.
+   */
+  resync(full = false): Promise<void> {
+    if (full && this.syncing) return this.syncing.then(() => this.resync(true))
+    this.syncing ??= this.doResync(full).finally(() => (this.syncing = undefined))
     return this.syncing
   }
 
-  private async doResync(): Promise<void> {
+  private async doResync(full: boolean): Promise<void> {
     if (!this.client.connected) return
     const doms = await this.client.listAllDomains()
     const seen = new Set<string>()
@@ -140,7 +145,7 @@ export class HypervisorService implements VmDirectory {
     for (const d of doms) {
       seen.add(d.name)
       const e = this.vms.get(d.name)
-      if (!e || e.uuid !== d.uuid || (e.id === -1) !== (d.id === -1)) fresh.push(d)
+      if (full || !e || e.uuid !== d.uuid || (e.id === -1) !== (d.id === -1)) fresh.push(d)
       else e.id = d.id
     }
     for (const name of [...this.vms.keys()]) if (!seen.has(name)) this.drop(name)
@@ -401,7 +406,7 @@ export class HypervisorService implements VmDirectory {
   private async onConnected(): Promise<void> {
     if (this.closed) return
     try {
-      await this.resync()
+      await this.resync(true)
     } catch (e) {
       this.opts.log.warn('inventory sync after connect failed', { error: String(e) })
     }
@@ -518,11 +523,21 @@ export class HypervisorService implements VmDirectory {
     if (this.tickTimer || this.closed) return
     this.tickTimer = setInterval(() => void this.tick(), this.opts.tickMs ?? 1000)
     this.tickTimer.unref?.()
+    // A baseline now, so the first rates come one tick after subscribing, not two.
+    void this.tick()
   }
 
   private stopSampler(): void {
     clearInterval(this.tickTimer)
     this.tickTimer = undefined
+    // Nobody samples now: the last figures go stale. A later subscriber gets the current
+    // status with zero rates at once, and rates from fresh consecutive samples after that,
+    // never an average over the unsubscribed gap.
+    for (const e of this.vms.values()) {
+      e.sample = undefined
+      e.rates = ZERO_RATES
+      e.last = undefined
+    }
   }
 
   /** Calls back after every sampling tick (tests, bench). Returns an unsubscribe function. */
