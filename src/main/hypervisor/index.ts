@@ -6,7 +6,9 @@
  */
 import type { Bridge, BridgeContext, MessageHandler, TopicProvider, VmDirectory } from '../server/bridge.js'
 import { readFile } from 'node:fs/promises'
-import { redactUri, type ReconnectOptions, type SshTransportOptions } from '../libvirt/index.js'
+import { parseUri, redactUri, type ReconnectOptions, type SshTransportOptions } from '../libvirt/index.js'
+import type { SshHostKeyPins } from '../libvirt/transport.js'
+import { HostKeyStore, LIBVIRT_KNOWN_HOSTS_FILE } from '../terminal/hostkeys.js'
 import { LibvirtHvClient } from './libvirt.js'
 import { HypervisorService } from './service.js'
 
@@ -29,7 +31,8 @@ export interface HypervisorBridgeOptions {
  * start; its content never reaches a log), VOIDVM_LIBVIRT_SSH_KEY_PASSPHRASE
  * its passphrase, VOIDVM_LIBVIRT_SSH_PASSWORD a login password (an environment
  * variable, not a flag: flags show in `ps`), VOIDVM_LIBVIRT_SSH_HOST_FINGERPRINT pins the host key
- * (`SHA256:…` as `ssh-keygen -lf` prints it); an ssh-agent (SSH_AUTH_SOCK)
+ * (`SHA256:…` as `ssh-keygen -lf` prints it; without it, createHypervisorBridge
+ * pins the key on first use in the data dir); an ssh-agent (SSH_AUTH_SOCK)
  * is offered too. Undefined when the URI is not an SSH one.
  */
 export async function libvirtSshOptionsFromEnv(
@@ -57,11 +60,46 @@ export async function libvirtSshOptionsFromEnv(
   return o
 }
 
+/**
+ * SSH host keys of remote hypervisors pinned on first use, in
+ * `<dataDir>/libvirt-known-hosts.json` (mode 0600, keyed by `host:port`);
+ * each new pin is logged once.
+ */
+export function libvirtHostKeyPins(ctx: Pick<BridgeContext, 'dataDir' | 'log'>): SshHostKeyPins {
+  const store = new HostKeyStore(ctx.dataDir, LIBVIRT_KNOWN_HOSTS_FILE)
+  return {
+    location: store.file,
+    lookup: async hostPort => (await store.get(hostPort))?.fingerprint,
+    async pin(hostPort, key) {
+      const host = hostPort.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
+      const r = await store.check(hostPort, key, { host })
+      if (r.status === 'pinned')
+        ctx.log.info(`pinned SSH host key ${r.fingerprint} for ${hostPort}`, { file: store.file })
+      return r.status === 'mismatch' ? r.pinned : r.fingerprint
+    },
+  }
+}
+
+/** The libvirt options with host-key pinning on first use added for an SSH URI that has no fingerprint configured. */
+function withHostKeyPins(ctx: BridgeContext, uri: string, libvirt: ReconnectOptions | undefined) {
+  let ssh: boolean
+  try {
+    ssh = parseUri(uri).transport === 'ssh'
+  } catch {
+    // A bad URI fails at connect, with its own message.
+    return libvirt
+  }
+  const o = libvirt?.ssh
+  if (!ssh || o?.hostFingerprint || o?.hostKeyPins) return libvirt
+  return { ...libvirt, ssh: { ...o, hostKeyPins: libvirtHostKeyPins(ctx) } }
+}
+
 export async function createHypervisorBridge(
   ctx: BridgeContext,
   opts: HypervisorBridgeOptions,
 ): Promise<{ bridge: Bridge; directory: VmDirectory; service: HypervisorService }> {
-  const client = LibvirtHvClient.create(opts.uri, opts.libvirt)
+  // DESIGN: SSH host keys are pinned on first use; a changed key is an error.
+  const client = LibvirtHvClient.create(opts.uri, withHostKeyPins(ctx, opts.uri, opts.libvirt))
   // Logs and /api/health show the URI without any password it may carry.
   const shownUri = redactUri(opts.uri)
   const service = new HypervisorService(client, {

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events'
 import { LibvirtClient } from './client.js'
 import { LibvirtNotConnectedError } from './errors.js'
+import { redactUri } from './transport.js'
 import type { ConnectOptions, LifecycleEventData, RebootEventData } from './types.js'
 
 export interface ReconnectOptions extends ConnectOptions {
@@ -88,7 +89,7 @@ export class ReconnectingLibvirt extends EventEmitter<ReconnectingEvents> {
     const c = this.current
     if (!c || !c.isOpen)
       throw new LibvirtNotConnectedError(
-        `not connected to libvirt at ${this.uri}${this.lastError ? ` (${this.lastError.message})` : ''}`,
+        `not connected to libvirt at ${redactUri(this.uri)}${this.lastError ? ` (${this.lastError.message})` : ''}`,
       )
     return c
   }
@@ -111,7 +112,7 @@ export class ReconnectingLibvirt extends EventEmitter<ReconnectingEvents> {
       if (timeoutMs > 0) {
         const t = setTimeout(() => {
           this.waiters = this.waiters.filter(w => w !== entry)
-          reject(new LibvirtNotConnectedError(`libvirt at ${this.uri} not reachable within ${timeoutMs} ms`))
+          reject(new LibvirtNotConnectedError(`libvirt at ${redactUri(this.uri)} not reachable within ${timeoutMs} ms`))
         }, timeoutMs)
         t.unref?.()
       }
@@ -152,7 +153,7 @@ export class ReconnectingLibvirt extends EventEmitter<ReconnectingEvents> {
           throw err
         }
       }
-      if (!c.isOpen) throw new Error(`libvirt connection to ${this.uri} closed during setup`)
+      if (!c.isOpen) throw new Error(`libvirt connection to ${redactUri(this.uri)} closed during setup`)
       c.once('close', err => this.onClosed(c, err))
       this.current = c
       this.attempt = 0
@@ -195,7 +196,7 @@ export class ReconnectingLibvirt extends EventEmitter<ReconnectingEvents> {
     if (this.current !== c) return
     this.current = undefined
     if (this.stopped) return
-    const e = err ?? new Error(`libvirt connection to ${this.uri} closed`)
+    const e = err ?? new Error(`libvirt connection to ${redactUri(this.uri)} closed`)
     this.lastError = e
     this.emit('disconnected', e)
     this.schedule(this.nextDelay())

@@ -36,6 +36,13 @@ export interface SshTransportOptions {
   hostFingerprint?: string
   /** Custom host key check (raw key blob); return false to refuse. */
   hostVerifier?: (key: Buffer) => boolean
+  /**
+   * Trust on first use when no `hostFingerprint` is given: a key that differs
+   * from the one pinned for `host:port` fails the connection before any
+   * credential is sent (the check runs in the key exchange, before login); with
+   * no pin yet, the key is pinned once login succeeded.
+   */
+  hostKeyPins?: SshHostKeyPins
   /** `auto` (default): virt-ssh-helper when installed, else nc; `native`: helper only; `netcat`: nc only. */
   proxy?: 'auto' | 'native' | 'netcat'
   /** Remote socket for the nc fallback (default: the system socket for the URI). */
@@ -43,6 +50,16 @@ export interface SshTransportOptions {
   /** Remote command overriding both (gets the protocol on stdin/stdout). */
   command?: string
   readyTimeoutMs?: number
+}
+
+/** A store of host keys pinned on first use, keyed by `host:port`. */
+export interface SshHostKeyPins {
+  /** Where the pins live (a file path), named in the mismatch error as the place to edit. */
+  readonly location: string
+  /** The fingerprint (`SHA256:…`) pinned for `hostPort`, if any. */
+  lookup(hostPort: string): Promise<string | undefined>
+  /** Pins `key` for `hostPort` unless a pin exists; resolves with the fingerprint pinned now or before. */
+  pin(hostPort: string, key: Buffer): Promise<string>
 }
 
 export interface ParsedUri {
@@ -80,7 +97,8 @@ const TRANSPORT_PARAMS = new Set([
 /** The URI with any `:password` of its user part replaced by `***`: safe for logs and replies. */
 export function redactUri(uri: string): string {
   const m = /^([a-z0-9+-]+:\/\/)([^/?#]*)/i.exec(uri)
-  if (!m) return uri
+  // Not `scheme://…` (a typo such as `qemu+ssh:/u:pw@h`): still hide whatever sits between a ':' and an '@'.
+  if (!m) return uri.replace(/:[^:@/]*@/g, ':***@')
   const authority = m[2] ?? ''
   // As in parseUri: the user part ends at the last '@' of the authority.
   const at = authority.lastIndexOf('@')
@@ -103,7 +121,7 @@ export function parseUri(uri: string): ParsedUri {
   else if (transportName === '' || transportName === 'unix') transport = 'unix'
   else
     throw new LibvirtConnectionError(
-      `libvirt URI "${uri}": transport "${transportName}" is not supported (use unix or ssh)`,
+      `libvirt URI "${redactUri(uri)}": transport "${transportName}" is not supported (use unix or ssh)`,
       'bad-uri',
     )
   let user: string | undefined
@@ -128,7 +146,7 @@ export function parseUri(uri: string): ParsedUri {
     port = hp[2] ? Number(hp[2]) : undefined
   }
   if (transport === 'ssh' && !host)
-    throw new LibvirtConnectionError(`libvirt URI "${uri}" names no SSH host`, 'bad-uri')
+    throw new LibvirtConnectionError(`libvirt URI "${redactUri(uri)}" names no SSH host`, 'bad-uri')
   const forwarded = new URLSearchParams()
   for (const [k, v] of query) if (!TRANSPORT_PARAMS.has(k)) forwarded.append(k, v)
   const qs = forwarded.toString()
@@ -324,7 +342,10 @@ export async function openSsh(
   return new Promise((resolve, reject) => {
     const client = new SshClient()
     let settled = false
-    let hostKeyMismatch: string | undefined
+    /** Why the host key was refused (set in the key exchange, reported by the error that follows). */
+    let hostKeyRefusal: LibvirtConnectionError | undefined
+    /** The key to pin once login succeeds (trust on first use, nothing pinned yet). */
+    let keyToPin: Buffer | undefined
     const fail = (err: Error) => {
       if (settled) return
       settled = true
@@ -342,19 +363,72 @@ export async function openSsh(
     if (o.passphrase) cfg.passphrase = o.passphrase
     if (o.password) cfg.password = o.password
     if (o.agent && !agentProblem) cfg.agent = o.agent
-    if (o.hostFingerprint || o.hostVerifier) {
-      cfg.hostVerifier = (key: Buffer) => {
+    // A configured fingerprint wins over the pin store.
+    const pins = o.hostFingerprint ? undefined : o.hostKeyPins
+    const hostPort = `${host.includes(':') ? `[${host}]` : host}:${port}`
+    const mismatch = (got: string, pinned: string) =>
+      new LibvirtConnectionError(
+        pins
+          ? `${description}: host key ${got} does not match the pinned ${pinned} (pinned on first use for ` +
+              `${hostPort} in ${pins.location}); no credentials were sent to it. If its key was changed on purpose, ` +
+              `delete the "${hostPort}" entry from ${pins.location}`
+          : `${description}: host key ${got} does not match the pinned ${pinned}`,
+        'ssh-host-key-mismatch',
+      )
+    if (o.hostFingerprint || o.hostVerifier || pins) {
+      // ssh2 calls this in the key exchange, before any authentication request.
+      cfg.hostVerifier = (key: Buffer, verify: (ok: boolean) => void) => {
+        const got = sshFingerprint(key)
+        const custom = () => (o.hostVerifier ? o.hostVerifier(key) : true)
         if (o.hostFingerprint) {
-          const got = sshFingerprint(key)
-          if (got !== o.hostFingerprint) {
-            hostKeyMismatch = got
-            return false
-          }
+          if (got === o.hostFingerprint) return verify(custom())
+          hostKeyRefusal = mismatch(got, o.hostFingerprint)
+          return verify(false)
         }
-        return o.hostVerifier ? o.hostVerifier(key) : true
+        if (!pins) return verify(custom())
+        pins.lookup(hostPort).then(
+          pinned => {
+            if (pinned !== undefined && pinned !== got) {
+              hostKeyRefusal = mismatch(got, pinned)
+              return verify(false)
+            }
+            if (pinned === undefined) keyToPin = key
+            verify(custom())
+          },
+          (err: unknown) => {
+            hostKeyRefusal = new LibvirtConnectionError(
+              `${description}: cannot read the pinned host keys in ${pins.location}: ${err instanceof Error ? err.message : String(err)}`,
+              'ssh-host-key-store',
+              { cause: err },
+            )
+            verify(false)
+          },
+        )
       }
     }
     client.once('ready', () => {
+      if (!keyToPin || !pins) return runCommand()
+      const key = keyToPin
+      // Pinned only now that login worked: a host that refused us pins nothing.
+      pins.pin(hostPort, key).then(
+        pinned => {
+          const got = sshFingerprint(key)
+          // Another connection pinned a different key meanwhile.
+          if (pinned !== got) return fail(mismatch(got, pinned))
+          runCommand()
+        },
+        (err: unknown) =>
+          fail(
+            new LibvirtConnectionError(
+              `${description}: cannot pin the host key in ${pins.location}: ${err instanceof Error ? err.message : String(err)}`,
+              'ssh-host-key-store',
+              { cause: err },
+            ),
+          ),
+      )
+    })
+    const runCommand = () => {
+      if (settled) return
       const command = sshCommand(p, o, readOnly)
       client.exec(command, (err, channel) => {
         if (err)
@@ -382,7 +456,7 @@ export async function openSsh(
         channel.once('close', () => client.end())
         resolve({ stream: channel, description, dispose: () => (channel.destroy(), client.end()) })
       })
-    })
+    }
     // `on`, not `once`: ssh2 may emit several errors (agent, then auth), and one
     // after the connection is up must not go unhandled and crash the process.
     client.on('error', (err: Error & { level?: string }) => {
@@ -391,13 +465,7 @@ export async function openSsh(
         agentProblem = `the ssh-agent at ${o.agent} failed: ${err.message}`
         return
       }
-      if (hostKeyMismatch)
-        return fail(
-          new LibvirtConnectionError(
-            `${description}: host key ${hostKeyMismatch} does not match the pinned ${o.hostFingerprint}`,
-            'ssh-host-key-mismatch',
-          ),
-        )
+      if (hostKeyRefusal) return fail(hostKeyRefusal)
       if (err.level === 'client-authentication')
         return fail(new LibvirtConnectionError(authFailure(), 'ssh-auth-failed', { cause: err }))
       fail(new LibvirtConnectionError(scrub(`${description}: ${err.message}`), 'ssh-error', { cause: err }))

@@ -4,6 +4,7 @@
  * option wins over its variable.
  */
 import { parseArgs } from 'node:util'
+import { parseUri } from '../libvirt/index.js'
 import { ROLES } from '../../shared/protocol.js'
 import { VERSION } from '../../shared/version.js'
 import { AuditLog, DEFAULT_AUDIT_KEEP, DEFAULT_AUDIT_MAX_BYTES, parseSize, type AuditLogOptions } from './audit.js'
@@ -77,7 +78,15 @@ interface Parsed {
   flag(name: OptionName): boolean
 }
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  /** `brief`: the message alone is clear, the full usage text would bury it. */
+  constructor(
+    message: string,
+    readonly brief = false,
+  ) {
+    super(message)
+  }
+}
 
 function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed {
   let res
@@ -233,12 +242,20 @@ async function serve(args: Parsed, dataDir: string): Promise<undefined> {
     maxConnectionsPerAddress = Number(capText)
   }
   const auditLog = auditOptions(args)
+  const libvirtUri = args.get('libvirt-uri') ?? DEFAULT_LIBVIRT_URI
+  try {
+    // A URI that can never work stops the start, instead of a server retrying it forever.
+    parseUri(libvirtUri)
+  } catch (err) {
+    // parseUri's messages show the URI with any password replaced by ***.
+    throw new UsageError(`invalid --libvirt-uri (VOIDVM_LIBVIRT_URI): ${(err as Error).message}`, true)
+  }
   const host = args.get('host') ?? '127.0.0.1'
   const server = await startServer({
     host,
     port,
     dataDir,
-    libvirtUri: args.get('libvirt-uri') ?? DEFAULT_LIBVIRT_URI,
+    libvirtUri,
     tls: cert && key ? { cert, key } : undefined,
     locale,
     allowOrigins: args.list('allow-origin'),
@@ -377,7 +394,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`voidvm-server: ${err.message}\n\n${USAGE}`)
+      process.stderr.write(`voidvm-server: ${err.message}\n${err.brief ? '' : `\n${USAGE}`}`)
       return 2
     }
     if (err instanceof UserStoreError || (err instanceof Error && /^invalid TTL/.test(err.message))) {

@@ -3,13 +3,19 @@
  * (`terminal-known-hosts.json`, mode 0600). Entries are keyed by the VM's UUID
  * and the SSH port, not by address: a VM whose address changes (DHCP) keeps
  * its pin, and another machine answering at an old address cannot inherit it.
- * To accept a legitimately changed key, an admin deletes the entry.
+ * To accept a legitimately changed key, an admin deletes the entry; a running
+ * server re-reads the file when it changed on disk.
+ *
+ * The libvirt SSH transport keeps its own pins with the same store in
+ * `libvirt-known-hosts.json`, keyed by `host:port`.
  */
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
 export const KNOWN_HOSTS_FILE = 'terminal-known-hosts.json'
+/** The pins of the libvirt SSH transport (remote hypervisors), keyed by `host:port`. */
+export const LIBVIRT_KNOWN_HOSTS_FILE = 'libvirt-known-hosts.json'
 
 export interface PinnedKey {
   /** `SHA256:<base64 without padding>`, as OpenSSH prints it. */
@@ -18,7 +24,8 @@ export interface PinnedKey {
   keyType: string
   /** The address it was first seen at, for the admin reading the file. */
   host: string
-  vmName: string
+  /** The VM it belongs to (terminal pins only). */
+  vmName?: string
   firstSeen: string
 }
 
@@ -44,13 +51,18 @@ export type PinResult =
   { status: 'pinned' | 'match'; fingerprint: string } | { status: 'mismatch'; fingerprint: string; pinned: string }
 
 export class HostKeyStore {
-  private readonly file: string
+  readonly file: string
   private cache: KnownHostsFile | undefined
+  /** Identity of the file the cache was read from or written to: a change on disk means re-read. */
+  private cacheStamp = ''
   /** Serialises read-modify-write cycles so two first connects never lose a pin. */
   private queue: Promise<unknown> = Promise.resolve()
 
-  constructor(private readonly dataDir: string) {
-    this.file = join(dataDir, KNOWN_HOSTS_FILE)
+  constructor(
+    private readonly dataDir: string,
+    fileName: string = KNOWN_HOSTS_FILE,
+  ) {
+    this.file = join(dataDir, fileName)
   }
 
   static pinKey(vmUuid: string, port: number): string {
@@ -58,7 +70,7 @@ export class HostKeyStore {
   }
 
   /** Checks a presented host key against the pin, pinning it when there is none yet. */
-  check(pinKey: string, keyBlob: Buffer, meta: { host: string; vmName: string }): Promise<PinResult> {
+  check(pinKey: string, keyBlob: Buffer, meta: { host: string; vmName?: string }): Promise<PinResult> {
     const run = async (): Promise<PinResult> => {
       const fingerprint = sha256Fingerprint(keyBlob)
       const db = await this.load()
@@ -72,7 +84,7 @@ export class HostKeyStore {
         fingerprint,
         keyType: keyTypeOf(keyBlob),
         host: meta.host,
-        vmName: meta.vmName,
+        ...(meta.vmName !== undefined ? { vmName: meta.vmName } : {}),
         firstSeen: new Date().toISOString(),
       }
       await this.save(db)
@@ -88,8 +100,19 @@ export class HostKeyStore {
     return (await this.load()).hosts[pinKey]
   }
 
+  /** inode, size and mtime of the file, or '' when it does not exist. */
+  private async stamp(): Promise<string> {
+    try {
+      const st = await stat(this.file)
+      return `${st.ino}:${st.size}:${st.mtimeMs}`
+    } catch {
+      return ''
+    }
+  }
+
   private async load(): Promise<KnownHostsFile> {
-    if (this.cache) return this.cache
+    const stamp = await this.stamp()
+    if (this.cache && stamp === this.cacheStamp) return this.cache
     let db: KnownHostsFile = { version: 1, hosts: {} }
     try {
       const parsed: unknown = JSON.parse(await readFile(this.file, 'utf8'))
@@ -101,6 +124,7 @@ export class HostKeyStore {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
     }
     this.cache = db
+    this.cacheStamp = stamp
     return db
   }
 
@@ -109,6 +133,7 @@ export class HostKeyStore {
     const tmp = `${this.file}.${process.pid}.tmp`
     await writeFile(tmp, JSON.stringify(db, null, 2) + '\n', { mode: 0o600 })
     await rename(tmp, this.file)
+    this.cacheStamp = await this.stamp()
   }
 }
 
