@@ -24,6 +24,20 @@ socket_answers() {
   [ -S /var/run/libvirt/libvirt-sock ] && timeout 10 virsh -c qemu:///system version >/dev/null 2>&1
 }
 
+# Why qemu:///system does not answer, in words: the daemon is down, or it runs but
+# refuses this user (as non-root, polkit / D-Bus decide).
+libvirt_problem() {
+  local out
+  [ -S /var/run/libvirt/libvirt-sock ] ||
+    { echo "no libvirtd socket at /var/run/libvirt/libvirt-sock (start it as root: virtlogd -d && libvirtd -d)"; return; }
+  out=$(timeout 10 virsh -c qemu:///system version 2>&1 >/dev/null) && return
+  if grep -qi 'failed to connect socket' <<<"$out"; then
+    echo "libvirtd does not answer on /var/run/libvirt/libvirt-sock (start it as root: virtlogd -d && libvirtd -d)"
+  else
+    echo "libvirtd runs but this user may not use qemu:///system ($(tail -n 1 <<<"$out" | sed 's/^error: //')): run the tests as root, or allow this user (libvirt group and polkit)"
+  fi
+}
+
 is_debian=false
 [ -r /etc/debian_version ] && command -v apt-get >/dev/null && is_debian=true
 
@@ -38,7 +52,8 @@ if ! $is_debian || [ "$(id -u)" != 0 ]; then
       command -v "$c" >/dev/null || [ -x "/usr/sbin/$c" ] || problems+=("missing command: $c (install libvirt, QEMU, OpenSSH server, Chromium, busybox and cpio with your package manager)")
     done
   fi
-  socket_answers || problems+=("no libvirtd answers on /var/run/libvirt/libvirt-sock (start it as root: virtlogd -d && libvirtd -d)")
+  lp=$(libvirt_problem)
+  [ -z "$lp" ] || problems+=("$lp")
   [ -f "$CACHE_DIR/initramfs.cpio.gz" ] || problems+=("test guest not prepared in $CACHE_DIR (run this script once as root on Debian/Ubuntu)")
   if [ ${#problems[@]} -eq 0 ]; then
     log "everything needed is present"
@@ -92,8 +107,9 @@ fi
 # second archive appended to the first (initramfs-sshd.cpio.gz), so the default
 # image, and the default guest's boot, stay as small as before.
 mkdir -p "$CACHE_DIR"
-kernel=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1)
-[ -n "$kernel" ] || { log "no /boot/vmlinuz-*-cloud-amd64 found"; exit 1; }
+# `|| true`: with pipefail a missing kernel would end the script here, silently.
+kernel=$(ls -1 /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
+[ -n "$kernel" ] || { log "no /boot/vmlinuz-*-cloud-amd64 found (apt-get install linux-image-cloud-amd64)"; exit 1; }
 cp -u "$kernel" "$CACHE_DIR/vmlinuz"
 # Rebuilt when this script changes (its hash is kept beside the image).
 setup_hash=$(sha256sum "$0" | cut -d' ' -f1)
