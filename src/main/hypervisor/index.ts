@@ -109,10 +109,14 @@ export async function createHypervisorBridge(
     tickMs: opts.tickMs,
     resyncMs: opts.resyncMs,
   })
+  let lastLogged: string | undefined
   client.lv.on('connect-failed', (err, attempt) => {
-    // Log the first failure and then rarely: a daemon down for hours must not flood the log.
-    if (attempt <= 1 || attempt % 20 === 0)
+    // Log the first failure, a new reason (e.g. a daemon that is back but now shows a changed
+    // SSH host key), and then rarely: a daemon down for hours must not flood the log.
+    if (attempt <= 1 || attempt % 20 === 0 || err.message !== lastLogged) {
+      lastLogged = err.message
       ctx.log.warn('libvirt connection attempt failed; retrying', { uri: shownUri, attempt, error: err.message })
+    }
   })
   service.start()
   try {
