@@ -67,7 +67,7 @@ export interface ServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer }
   /** Language of server-generated event messages. */
   locale?: 'en' | 'zh-CN'
-  /** Extra browser origins allowed to connect (besides the server's own). */
+  /** Extra browser origins allowed to connect (besides the server's own and DESKTOP_APP_ORIGIN). */
   allowOrigins?: string[]
   /** Folder of the built renderer; null serves no web UI. Default: out/renderer. */
   rendererDir?: string | null
@@ -138,6 +138,15 @@ async function pem(value: string | Buffer): Promise<string | Buffer> {
   return readFile(value)
 }
 
+/**
+ * The VoidVM desktop app's page origin (its privileged `voidvm://` scheme),
+ * allowed on every server by default: no web page can claim this origin, and
+ * a non-browser client could send any Origin anyway, so admitting it opens
+ * nothing to cross-site requests while letting the desktop app reach remote
+ * servers (it still needs a token or a password).
+ */
+export const DESKTOP_APP_ORIGIN = 'voidvm://app'
+
 function normalizeOrigin(origin: string): string {
   try {
     const o = new URL(origin).origin
@@ -197,6 +206,9 @@ function releaseAddressSlot(this: Duplex): void {
   slot.counter.release(slot.key)
 }
 
+/** Numbers `terminal-connect` ordering chains, which must not share a key. */
+let terminalConnectSeq = 0
+
 function vmRefOf(data: unknown): string | undefined {
   const v = (data as { vmId?: unknown } | null)?.vmId
   return typeof v === 'string' ? v : undefined
@@ -211,7 +223,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const libvirtUri = opts.libvirtUri ?? DEFAULT_LIBVIRT_URI
   const locale = opts.locale ?? 'en'
   const rendererDir = opts.rendererDir === null ? undefined : (opts.rendererDir ?? defaultRendererDir())
-  const allowOrigins = new Set((opts.allowOrigins ?? []).map(normalizeOrigin))
+  const allowOrigins = new Set([DESKTOP_APP_ORIGIN, ...(opts.allowOrigins ?? [])].map(normalizeOrigin))
 
   await ensureDataDir(dataDir)
   const users = await UserStore.open(dataDir)
@@ -626,6 +638,35 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     return `${type}:${ref}`
   }
 
+  /**
+   * The chain a message is filed under and the chains it waits for. Terminal
+   * tabs on one VM must not wait for each other: a `terminal-connect` (which
+   * can take a whole SSH handshake) gets a chain of its own, and a message
+   * naming its `sessionId` waits only for earlier messages of that session.
+   * A message without `sessionId` addresses "the only session" as of its turn,
+   * so it keeps the VM-wide order: it waits for everything earlier on that VM
+   * (connects included), and later messages on that VM wait for it.
+   */
+  const ordering = (conn: Connection, type: string, data: unknown): { key: string; after: Promise<void>[] } => {
+    const key = orderingKey(type, data)
+    const own = conn.chains.get(key)
+    if (!type.startsWith('terminal-')) return { key, after: own ? [own] : [] }
+    const sessionId = (data as { sessionId?: unknown } | null)?.sessionId
+    const tabKey =
+      type === 'terminal-connect'
+        ? `${key}/connect:${++terminalConnectSeq}`
+        : typeof sessionId === 'string'
+          ? `${key}/session:${sessionId}`
+          : undefined
+    if (tabKey !== undefined) {
+      const after = [own, conn.chains.get(tabKey)].filter((p): p is Promise<void> => p !== undefined)
+      return { key: tabKey, after }
+    }
+    const after = own ? [own] : []
+    for (const [k, p] of conn.chains) if (k.startsWith(`${key}/`)) after.push(p)
+    return { key, after }
+  }
+
   const onMessage = (conn: Connection, raw: RawData, isBinary: boolean): void => {
     if (conn.closed) return
     const allowed = conn.bucket.take()
@@ -674,9 +715,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           : `too many messages (max ${limits.messagesPerSecond}/s, bursts of ${limits.messageBurst}); slow down`,
       )
     }
-    const key = orderingKey(type, data)
+    const { key, after } = ordering(conn, type, data)
     conn.inFlight += 1
-    const prev = conn.chains.get(key)
+    const prev = after.length > 1 ? Promise.all(after) : after[0]
     const run: Promise<void> = (
       prev ? prev.then(() => dispatch(conn, type, data, id)) : dispatch(conn, type, data, id)
     ).finally(() => {
