@@ -410,7 +410,7 @@ async function main(): Promise<void> {
   if (!app.isPackaged && process.env.ELECTRON_RENDERER_URL) {
     // A dev server is a remote URL to Chromium; the window keeps loading the built renderer over voidvm://.
     log(
-      `not loading ${process.env.ELECTRON_RENDERER_URL}: the window uses out/renderer (npm run build after renderer changes)`,
+      `not loading ${process.env.ELECTRON_RENDERER_URL}: the window uses out/renderer, which npm run dev rebuilds on every change (Ctrl+R reloads)`,
     )
   }
   const started = await localServer.start()
