@@ -140,7 +140,8 @@ test.describe('VoidVM desktop app', () => {
     const before = page.url()
     await page.evaluate(() => {
       const g = globalThis as unknown as PageGlobals
-      g.open('https://example.invalid/')
+      // A scheme the external-link check refuses: no window, and no OS browser launched by the test.
+      g.open('file:///etc/passwd')
       g.location.href = 'https://example.invalid/'
     })
     await page.waitForTimeout(500)
