@@ -22,9 +22,10 @@ import {
   type MessageHandler,
   type VmDirectory,
 } from '../server/bridge.js'
-import { vncTargetFromXml } from './endpoint.js'
+import { vncTargetFromXml, type VncTarget } from './endpoint.js'
 import { keyToKeysym, textToKeyPresses } from './keysym.js'
-import { keyEvent, pointerEvent } from './rfb.js'
+import { keyEvent, MAX_POINTER_BUTTONS, pointerEvent } from './rfb.js'
+import { ScreenSize } from './screen-size.js'
 import { VncSession, type ViewerTransport } from './session.js'
 import { connectUpstream } from './upstream.js'
 
@@ -37,10 +38,14 @@ export interface VncBridgeOptions {
   highWater?: number
   /** Pace of typed text (ms between characters). */
   typingDelayMs?: number
+  /** Least time between two re-reads of a session's screen size (ms). */
+  sizeRefreshMs?: number
 }
 
 interface Entry {
   session: VncSession
+  /** The guest's current screen size as far as known, for vnc-input bounds. */
+  screen: ScreenSize
   vmName: string
   vmUuid: string
   conn: ClientConnection
@@ -181,7 +186,13 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
         })
       }
       const transport = data.transport ?? 'json'
+      const vncTarget: VncTarget = target
       const entry: Entry = {
+        screen: new ScreenSize(
+          up.serverInit,
+          () => readScreenSize(vncTarget, vm.name, () => entry.session.id),
+          options.sizeRefreshMs ?? 1000,
+        ),
         session: new VncSession(up, {
           highWater: options.highWater,
           typingDelayMs: options.typingDelayMs,
@@ -245,6 +256,26 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
     } finally {
       if (!registered) release()
     }
+  }
+
+  /**
+   * The current framebuffer size from a fresh ServerInit: a short shared
+   * connection to the same VNC server, closed at once (the proxy does not
+   * parse QEMU's pixel stream, so a resize there goes unseen).
+   */
+  async function readScreenSize(
+    target: VncTarget,
+    vmName: string,
+    sessionId: () => string,
+  ): Promise<{ width: number; height: number }> {
+    const up = await connectUpstream(target.endpoint, {
+      password: target.password,
+      timeoutMs: Math.min(options.connectTimeoutMs ?? 10_000, 5000),
+    })
+    up.socket.destroy()
+    const { width, height } = up.serverInit
+    ctx.log.debug('VNC screen size re-read', { vm: vmName, session: sessionId(), width, height })
+    return { width, height }
   }
 
   function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
@@ -312,19 +343,27 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
       })
   }
 
-  function input(data: ClientMessageData<'vnc-input'>, e: Entry): void {
+  async function input(data: ClientMessageData<'vnc-input'>, e: Entry): Promise<void> {
     const s = e.session
     if (data.inputType === 'mouse') {
-      if (data.x >= s.width)
-        throw new ApiError('INVALID_MESSAGE', `data.x: ${data.x} is outside the ${s.width}×${s.height} screen`, {
-          field: 'data.x',
-          vmId: e.vmName,
-        })
-      if (data.y >= s.height)
-        throw new ApiError('INVALID_MESSAGE', `data.y: ${data.y} is outside the ${s.width}×${s.height} screen`, {
-          field: 'data.y',
-          vmId: e.vmName,
-        })
+      if (data.buttons > MAX_POINTER_BUTTONS)
+        throw new ApiError(
+          'INVALID_MESSAGE',
+          `data.buttons: ${data.buttons} sets bit 7, which RFB reserves as the extended-pointer marker; ` +
+            `use a mask of bits 0…6 (0…${MAX_POINTER_BUTTONS}: left 1, middle 2, right 4, wheel up 8, wheel down 16)`,
+          { field: 'data.buttons', vmId: e.vmName },
+        )
+      // The guest may have changed its screen mode since vnc-connect: re-learn before refusing.
+      if (!(await e.screen.contains(data.x, data.y))) {
+        const { width, height, lastFailure } = e.screen
+        const field = data.x >= width ? 'data.x' : 'data.y'
+        const why = lastFailure ? ` (the current size could not be re-read: ${lastFailure})` : ''
+        throw new ApiError(
+          'INVALID_MESSAGE',
+          `${field}: ${field === 'data.x' ? data.x : data.y} is outside the ${width}×${height} screen${why}`,
+          { field, vmId: e.vmName },
+        )
+      }
       injectOrRefuse(s, e, [[pointerEvent(data.x, data.y, data.buttons)]])
     } else if (data.inputType === 'keyboard') {
       const keysym = keyToKeysym(data.key)
@@ -404,7 +443,7 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
     vmIdOf: d => d.vmId,
     handle: async (d, hctx) => {
       const e = await findSession(hctx.conn, d.vmId, d.sessionId)
-      input(d, e)
+      await input(d, e)
       return { vmId: e.vmName, sessionId: e.session.id }
     },
   }

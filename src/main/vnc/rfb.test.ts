@@ -9,6 +9,7 @@ import {
   encodeServerInit,
   ENCODING_EXTENDED_MOUSE_BUTTONS,
   keyEvent,
+  MAX_POINTER_BUTTONS,
   parseServerInit,
   pointerEvent,
   RfbFramingError,
@@ -325,5 +326,27 @@ describe('VNC upstream connection failures (real sockets)', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('injected PointerEvent button mask', () => {
+  it('carries bits 0…6 as given and refuses bit 7 (the ExtendedMouseButtons marker)', () => {
+    expect(MAX_POINTER_BUTTONS).toBe(127)
+    expect([...pointerEvent(300, 200, 0)]).toEqual([5, 0, 1, 44, 0, 200])
+    expect([...pointerEvent(1, 2, 127)]).toEqual([5, 127, 0, 1, 0, 2])
+    expect(pointerEvent(1, 2, 0x10)[1]).toBe(0x10) // wheel down
+    for (const bad of [128, 129, 255, -1, 1.5]) expect(() => pointerEvent(1, 2, bad)).toThrow(RangeError)
+  })
+
+  it('an injected event with the highest allowed mask never looks extended to a framer with the extension on', () => {
+    const f = new ClientMessageFramer()
+    const enc = Buffer.alloc(8)
+    enc[0] = 2
+    enc.writeUInt16BE(1, 2)
+    enc.writeInt32BE(ENCODING_EXTENDED_MOUSE_BUTTONS, 4)
+    const key = keyEvent(0x61, true)
+    const out = f.push(Buffer.concat([enc, pointerEvent(5, 6, MAX_POINTER_BUTTONS), key]))
+    expect(out.map(m => m.length)).toEqual([8, 6, 8])
+    expect(out[2]!.equals(key)).toBe(true)
   })
 })

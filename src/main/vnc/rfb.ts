@@ -85,11 +85,22 @@ export function keyEvent(keysym: number, down: boolean): Buffer {
   return b
 }
 
+/**
+ * Highest button mask a plain PointerEvent may carry. Bit 7 would be button 8
+ * in RFC 6143, but with the ExtendedMouseButtons pseudo-encoding (which a
+ * viewer on the same QEMU connection may have enabled) it marks a 7-byte
+ * event: an injected 6-byte event with it set would desynchronise the stream.
+ * noVNC clears it in plain events for the same reason; QEMU 7.2 maps no
+ * button to it.
+ */
+export const MAX_POINTER_BUTTONS = 0x7f
+
 export function pointerEvent(x: number, y: number, buttons: number): Buffer {
+  if (!Number.isInteger(buttons) || buttons < 0 || buttons > MAX_POINTER_BUTTONS)
+    throw new RangeError(`button mask ${buttons} is outside 0…${MAX_POINTER_BUTTONS}`)
   const b = Buffer.alloc(6)
   b[0] = 5
-  // Bit 7 is the extended-pointer marker once ExtendedMouseButtons is on; a plain event never sets it.
-  b[1] = buttons & 0x7f
+  b[1] = buttons
   b.writeUInt16BE(x, 2)
   b.writeUInt16BE(y, 4)
   return b
