@@ -206,6 +206,9 @@ function releaseAddressSlot(this: Duplex): void {
   slot.counter.release(slot.key)
 }
 
+/** Numbers `terminal-connect` ordering chains, which must not share a key. */
+let terminalConnectSeq = 0
+
 function vmRefOf(data: unknown): string | undefined {
   const v = (data as { vmId?: unknown } | null)?.vmId
   return typeof v === 'string' ? v : undefined
@@ -635,6 +638,35 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     return `${type}:${ref}`
   }
 
+  /**
+   * The chain a message is filed under and the chains it waits for. Terminal
+   * tabs on one VM must not wait for each other: a `terminal-connect` (which
+   * can take a whole SSH handshake) gets a chain of its own, and a message
+   * naming its `sessionId` waits only for earlier messages of that session.
+   * A message without `sessionId` addresses "the only session" as of its turn,
+   * so it keeps the VM-wide order: it waits for everything earlier on that VM
+   * (connects included), and later messages on that VM wait for it.
+   */
+  const ordering = (conn: Connection, type: string, data: unknown): { key: string; after: Promise<void>[] } => {
+    const key = orderingKey(type, data)
+    const own = conn.chains.get(key)
+    if (!type.startsWith('terminal-')) return { key, after: own ? [own] : [] }
+    const sessionId = (data as { sessionId?: unknown } | null)?.sessionId
+    const tabKey =
+      type === 'terminal-connect'
+        ? `${key}/connect:${++terminalConnectSeq}`
+        : typeof sessionId === 'string'
+          ? `${key}/session:${sessionId}`
+          : undefined
+    if (tabKey !== undefined) {
+      const after = [own, conn.chains.get(tabKey)].filter((p): p is Promise<void> => p !== undefined)
+      return { key: tabKey, after }
+    }
+    const after = own ? [own] : []
+    for (const [k, p] of conn.chains) if (k.startsWith(`${key}/`)) after.push(p)
+    return { key, after }
+  }
+
   const onMessage = (conn: Connection, raw: RawData, isBinary: boolean): void => {
     if (conn.closed) return
     const allowed = conn.bucket.take()
@@ -683,9 +715,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           : `too many messages (max ${limits.messagesPerSecond}/s, bursts of ${limits.messageBurst}); slow down`,
       )
     }
-    const key = orderingKey(type, data)
+    const { key, after } = ordering(conn, type, data)
     conn.inFlight += 1
-    const prev = conn.chains.get(key)
+    const prev = after.length > 1 ? Promise.all(after) : after[0]
     const run: Promise<void> = (
       prev ? prev.then(() => dispatch(conn, type, data, id)) : dispatch(conn, type, data, id)
     ).finally(() => {

@@ -3,14 +3,15 @@
  * (`terminal-known-hosts.json`, mode 0600). Entries are keyed by the VM's UUID
  * and the SSH port, not by address: a VM whose address changes (DHCP) keeps
  * its pin, and another machine answering at an old address cannot inherit it.
- * To accept a legitimately changed key, an admin deletes the entry; a running
- * server re-reads the file when it changed on disk.
+ * To accept a legitimately changed key, an admin deletes the entry: the file
+ * is read on every check and pins are merged into it on write, so a running
+ * server sees the deletion at once and never writes the entry back.
  *
  * The libvirt SSH transport keeps its own pins with the same store in
  * `libvirt-known-hosts.json`, keyed by `host:port`.
  */
-import { createHash } from 'node:crypto'
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
 export const KNOWN_HOSTS_FILE = 'terminal-known-hosts.json'
@@ -52,9 +53,6 @@ export type PinResult =
 
 export class HostKeyStore {
   readonly file: string
-  private cache: KnownHostsFile | undefined
-  /** Identity of the file the cache was read from or written to: a change on disk means re-read. */
-  private cacheStamp = ''
   /** Serialises read-modify-write cycles so two first connects never lose a pin. */
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -69,71 +67,77 @@ export class HostKeyStore {
     return `${vmUuid}:${port}`
   }
 
-  /** Checks a presented host key against the pin, pinning it when there is none yet. */
+  /**
+   * Checks a presented host key against the pin, pinning it when there is none
+   * yet. The file is read on every check (it is tiny), so an entry an admin
+   * deleted is gone at once and the next key is pinned on first use again.
+   */
   check(pinKey: string, keyBlob: Buffer, meta: { host: string; vmName?: string }): Promise<PinResult> {
     const run = async (): Promise<PinResult> => {
       const fingerprint = sha256Fingerprint(keyBlob)
-      const db = await this.load()
-      const pinned = db.hosts[pinKey]
+      const pinned = (await this.load()).hosts[pinKey]
       if (pinned) {
         return pinned.fingerprint === fingerprint
           ? { status: 'match', fingerprint }
           : { status: 'mismatch', fingerprint, pinned: pinned.fingerprint }
       }
-      db.hosts[pinKey] = {
+      const entry: PinnedKey = {
         fingerprint,
         keyType: keyTypeOf(keyBlob),
         host: meta.host,
         ...(meta.vmName !== undefined ? { vmName: meta.vmName } : {}),
         firstSeen: new Date().toISOString(),
       }
-      await this.save(db)
-      return { status: 'pinned', fingerprint }
+      const result = await this.addPin(pinKey, entry)
+      return result.fingerprint === fingerprint
+        ? { status: 'pinned', fingerprint }
+        : { status: 'mismatch', fingerprint, pinned: result.fingerprint }
     }
     const p = this.queue.then(run, run)
     this.queue = p.catch(() => undefined)
     return p
   }
 
-  /** The pin for a key, if any. */
+  /** The pin for a key, if any (read from the file now). */
   async get(pinKey: string): Promise<PinnedKey | undefined> {
     return (await this.load()).hosts[pinKey]
   }
 
-  /** inode, size and mtime of the file, or '' when it does not exist. */
-  private async stamp(): Promise<string> {
-    try {
-      const st = await stat(this.file)
-      return `${st.ino}:${st.size}:${st.mtimeMs}`
-    } catch {
-      return ''
-    }
-  }
-
   private async load(): Promise<KnownHostsFile> {
-    const stamp = await this.stamp()
-    if (this.cache && stamp === this.cacheStamp) return this.cache
-    let db: KnownHostsFile = { version: 1, hosts: {} }
     try {
       const parsed: unknown = JSON.parse(await readFile(this.file, 'utf8'))
-      if (isKnownHosts(parsed)) db = parsed
-      else throw new Error(`${this.file} is not a VoidVM known-hosts file; fix or remove it`)
+      if (isKnownHosts(parsed)) return parsed
+      throw new Error(`${this.file} is not a VoidVM known-hosts file; fix or remove it`)
     } catch (e) {
       // A missing file means nothing is pinned yet; a corrupt one must not
       // silently reset every pin (that would disable the protection).
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+      return { version: 1, hosts: {} }
     }
-    this.cache = db
-    this.cacheStamp = stamp
-    return db
   }
 
-  private async save(db: KnownHostsFile): Promise<void> {
+  /**
+   * Adds one pin by merging it into the file as it is on disk right now and
+   * renaming the result over it, so whatever an admin (or another process)
+   * changed meanwhile is kept: a deleted entry stays deleted. Returns the pin
+   * that is in the file afterwards (someone else's, if one appeared first).
+   */
+  private async addPin(pinKey: string, entry: PinnedKey): Promise<PinnedKey> {
     await mkdir(this.dataDir, { recursive: true, mode: 0o700 })
-    const tmp = `${this.file}.${process.pid}.tmp`
-    await writeFile(tmp, JSON.stringify(db, null, 2) + '\n', { mode: 0o600 })
-    await rename(tmp, this.file)
-    this.cacheStamp = await this.stamp()
+    const db = await this.load()
+    const existing = db.hosts[pinKey]
+    if (existing) return existing
+    db.hosts[pinKey] = entry
+    // Unique per write: two stores (or processes) on one file never share a temp file.
+    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+    try {
+      await writeFile(tmp, JSON.stringify(db, null, 2) + '\n', { mode: 0o600 })
+      await rename(tmp, this.file)
+    } catch (e) {
+      await rm(tmp, { force: true })
+      throw e
+    }
+    return entry
   }
 }
 

@@ -124,7 +124,7 @@ export function createTerminalBridge(
     }
     throw new TerminalError(
       'INVALID_MESSAGE',
-      `sessionId: ${matches.length} terminal sessions are open for VM "${vmRef}"; say which one with sessionId`,
+      `data.sessionId: ${matches.length} terminal sessions are open for VM "${vmRef}"; say which one with sessionId`,
       { field: 'data.sessionId', vmId: vmRef },
     )
   }
@@ -164,7 +164,7 @@ export function createTerminalBridge(
     if (!creds)
       throw new TerminalError(
         'INVALID_MESSAGE',
-        'credentials: an SSH terminal needs {username, password} or {username, privateKey}',
+        'data.credentials: an SSH terminal needs {username, password} or {username, privateKey}',
         {
           field: 'data.credentials',
         },

@@ -50,7 +50,7 @@ function checkPrivateKey(key: string, passphrase: string | undefined): void {
     )
   throw new TerminalError(
     'INVALID_MESSAGE',
-    'credentials.privateKey is not a private key ssh2 can read (OpenSSH or PEM format expected)',
+    'data.credentials.privateKey is not a private key ssh2 can read (OpenSSH or PEM format expected)',
     { field: 'data.credentials.privateKey' },
   )
 }

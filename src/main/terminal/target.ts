@@ -96,7 +96,7 @@ export async function resolveSshTarget(src: TargetSource, vmName: string, client
     if (clientPort !== undefined && clientPort !== port)
       throw new TerminalError(
         'INVALID_MESSAGE',
-        `port: this VM's SSH endpoint is fixed by its metadata (${port}); omit port or send ${port}`,
+        `data.port: this VM's SSH endpoint is fixed by its metadata (${port}); omit port or send ${port}`,
         { field: 'data.port', vmId: vmName },
       )
     return { host: endpoint.host, port, source: 'metadata' }
