@@ -32,6 +32,8 @@ Commands:
                               Open WebSocket connections per client address,
                               loopback included (default ${DEFAULT_LIMITS.maxConnectionsPerAddress}; 0 = no cap;
                               VOIDVM_MAX_CONNECTIONS_PER_ADDRESS)
+    --log-level LEVEL         debug, info (default), warn, error or silent; logs go
+                              to stderr (VOIDVM_LOG_LEVEL)
   user add NAME --role admin|operator|viewer [--password-stdin]
                               Add a user (VOIDVM_ROLE; an admin may reach all VMs,
                               other roles none until 'user grant')
