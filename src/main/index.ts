@@ -283,7 +283,7 @@ async function toggleSharingFromMenu(): Promise<void> {
   const state = await setSharing({ enabled: true, tlsCertPath: cert, tlsKeyPath: key })
   const detail = state.error
     ? `Not serving: ${state.error}`
-    : `Other VoidVM clients can connect to:\n${state.urls.join('\n') || `https://<this machine>:${state.port}`}\n\nCertificate fingerprint (SHA-256):\n${state.fingerprint ?? ''}\n\nThey log in with a user of this machine (voidvm-server user add).`
+    : `Other VoidVM clients can connect to:\n${state.urls.join('\n') || `https://<this machine>:${state.port}`}\n\nCertificate fingerprint (SHA-256):\n${state.fingerprint ?? ''}\n\nThey log in with a user of this app's server, made with:\nvoidvm-server user add NAME --role operator --data-dir "${join(app.getPath('userData'), 'server')}"\n(without --data-dir the user would go to voidvm-server's own folder, which this app does not read).`
   const opts = {
     type: state.error ? ('error' as const) : ('info' as const),
     title: 'Serve this machine',

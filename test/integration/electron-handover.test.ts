@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { request as httpsRequest } from 'node:https'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -160,6 +161,44 @@ describe('embedded server in the desktop app', () => {
     const token = (await app.handOver())!.token
     const remote = await connect(`wss://127.0.0.1:${state.port}/ws`, token, { insecure: true })
     await remote.close()
+    // Another VoidVM desktop client connects from its own voidvm://app page: allowed; a web page's origin is not.
+    const desktop = await connect(`wss://127.0.0.1:${state.port}/ws`, undefined, { insecure: true, origin: APP_ORIGIN })
+    try {
+      const me = await desktop.request<{ username: string }>('auth', { token })
+      expect(me.username).toBe(LOCAL_ADMIN)
+    } finally {
+      await desktop.close()
+    }
+    await expect(
+      connect(`wss://127.0.0.1:${state.port}/ws`, token, { insecure: true, origin: 'https://evil.example' }),
+    ).rejects.toThrow(/HTTP 403/)
+    // Its login, with the page's Origin or none (the other app's main process makes it); a web page's is refused.
+    const users = await UserStore.open(join(dataDir, 'server'))
+    await users.add('e9-remote', 'operator', 'remote horse battery')
+    const cases: [string | undefined, number][] = [
+      [APP_ORIGIN, 200],
+      [undefined, 200],
+      ['https://evil.example', 403],
+    ]
+    for (const [origin, expected] of cases) {
+      const res = await new Promise<number>((ok, fail) => {
+        const req = httpsRequest(
+          `https://127.0.0.1:${state.port}/api/auth/login`,
+          {
+            method: 'POST',
+            rejectUnauthorized: false,
+            headers: { 'content-type': 'application/json', ...(origin ? { origin } : {}) },
+          },
+          r => {
+            r.resume()
+            ok(r.statusCode ?? 0)
+          },
+        )
+        req.once('error', fail)
+        req.end(JSON.stringify({ username: 'e9-remote', password: 'remote horse battery' }))
+      })
+      expect(res, String(origin)).toBe(expected)
+    }
 
     // A port that is taken is reported, not thrown.
     const busy = await app.applySharing({ ...state, enabled: true, port: blockedPort, host: '127.0.0.1' })

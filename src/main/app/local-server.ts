@@ -190,6 +190,8 @@ export class LocalServer {
         port: s.port,
         dataDir: this.opts.dataDir,
         ...(this.opts.libvirtUri ? { libvirtUri: this.opts.libvirtUri } : {}),
+        // Other desktop clients connect from their own voidvm://app page, as this window does to the loopback one.
+        ...(this.opts.allowOrigins ? { allowOrigins: this.opts.allowOrigins } : {}),
         tls: { cert: tls.cert, key: tls.key },
       })
       this.sharing = {

@@ -58,6 +58,21 @@ export const en = {
     removeServer: 'Remove {{name}}',
     invalidUrl: 'Enter a valid http:// or https:// address.',
     required: 'Enter your username and password.',
+    cert: {
+      title: 'Check this server’s certificate',
+      intro:
+        'No public certificate authority vouches for {{host}}. Compare this fingerprint with the one its administrator gives you (a VoidVM app serving its machine shows it in “Serve this machine”); trust it only if they match.',
+      changed:
+        'Warning: the certificate of {{host}} is not the one you trusted before. Someone may be intercepting the connection. Trust the new one only if its administrator confirms the change.',
+      fingerprint: 'SHA-256 fingerprint',
+      subject: 'Subject',
+      issuer: 'Issuer',
+      validity: 'Valid',
+      validRange: '{{from}} to {{to}}',
+      trust: 'Trust this certificate',
+      cancel: 'Cancel',
+      cancelled: 'Not connected: the server’s certificate was not trusted.',
+    },
   },
   role: { admin: 'Administrator', operator: 'Operator', viewer: 'Viewer' },
   status: {

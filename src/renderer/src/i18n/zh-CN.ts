@@ -60,6 +60,20 @@ export const zhCN: Strings = {
     removeServer: '移除 {{name}}',
     invalidUrl: '请输入有效的 http:// 或 https:// 地址。',
     required: '请输入用户名和密码。',
+    cert: {
+      title: '核对此服务器的证书',
+      intro:
+        '没有公共证书颁发机构为 {{host}} 担保。请将此指纹与其管理员提供的指纹核对（共享本机的 VoidVM 应用会在“共享此计算机”中显示）；仅在一致时信任。',
+      changed: '警告：{{host}} 的证书与您之前信任的不同，可能有人正在拦截连接。仅在其管理员确认更换后才信任新证书。',
+      fingerprint: 'SHA-256 指纹',
+      subject: '主题',
+      issuer: '颁发者',
+      validity: '有效期',
+      validRange: '{{from}} 至 {{to}}',
+      trust: '信任此证书',
+      cancel: '取消',
+      cancelled: '未连接：未信任该服务器的证书。',
+    },
   },
   role: { admin: '管理员', operator: '操作员', viewer: '只读用户' },
   status: {

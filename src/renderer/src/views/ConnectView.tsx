@@ -5,8 +5,9 @@
  */
 import { useEffect, useState } from 'react'
 import { useTranslation } from 'react-i18next'
-import type { ServerProfile } from '../../../preload/api'
-import { login, LoginError, normaliseServerUrl } from '../api/http'
+import type { CertificateInfo, ServerProfile } from '../../../preload/api'
+import type { LoginResponse } from '../../../shared/protocol'
+import { LoginError, normaliseServerUrl, signIn } from '../api/http'
 import type { RefusalReason } from '../api/types'
 import { Icon } from '../components/Icon'
 import { rememberLogin, startSession } from '../stores/session'
@@ -23,6 +24,10 @@ export function ConnectView({ refusal }: { refusal?: RefusalReason | undefined }
   const [remember, setRemember] = useState(false)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(refusal ? t(`conn.reason.${refusal}`) : null)
+  // The saved profile the form was filled from (its id and pin are reused for the same host).
+  const [editing, setEditing] = useState<ServerProfile | null>(null)
+  // An untrusted certificate waiting for the user's decision, with the login it interrupted.
+  const [pending, setPending] = useState<{ cert: CertificateInfo; changed: boolean; base: string } | null>(null)
 
   useEffect(() => {
     if (!api) return
@@ -36,9 +41,53 @@ export function ConnectView({ refusal }: { refusal?: RefusalReason | undefined }
       .catch(() => setProfiles([]))
   }, [api])
 
+  const hostOf = (u: string): string => {
+    try {
+      return new URL(u).host.toLowerCase()
+    } catch {
+      return ''
+    }
+  }
+  const profileFor = (base: string): ServerProfile | null =>
+    editing && hostOf(editing.url) === hostOf(base) ? editing : null
+
+  /** Signed in: keep the token in the profile (encrypted by the main process) or, in a browser, as asked. */
+  const finish = async (base: string, r: LoginResponse) => {
+    setPassword('')
+    if (api) {
+      const prev = profileFor(base)
+      const fields = { ...(prev ? { id: prev.id } : {}), name: name || new URL(base).host, url: base, username }
+      let p: ServerProfile
+      try {
+        p = await api.saveProfile({ ...fields, token: r.token })
+      } catch {
+        // No OS key store for the token: keep the profile without it (sign in again next time).
+        p = await api.saveProfile(fields)
+      }
+      startSession({ url: base, name: p.name, profileId: p.id }, r.token)
+    } else {
+      rememberLogin(remember ? { url: base, token: r.token, expiresAt: r.expiresAt, username } : null)
+      startSession({ url: base, name: new URL(base).host }, r.token)
+    }
+  }
+
+  const attempt = async (base: string) => {
+    setBusy(true)
+    try {
+      const out = await signIn(base, username, password, api, profileFor(base)?.certificateFingerprint)
+      if (out.kind === 'untrusted-certificate') setPending({ cert: out.certificate, changed: out.changed, base })
+      else await finish(base, out.login)
+    } catch (err) {
+      setError(err instanceof LoginError ? t(`conn.reason.${err.reason}`) : String(err))
+    } finally {
+      setBusy(false)
+    }
+  }
+
   const submit = async (e: React.FormEvent) => {
     e.preventDefault()
     setError(null)
+    setPending(null)
     let base: string
     try {
       base = normaliseServerUrl(url)
@@ -50,17 +99,29 @@ export function ConnectView({ refusal }: { refusal?: RefusalReason | undefined }
       setError(t('login.required'))
       return
     }
+    await attempt(base)
+  }
+
+  /** The user compared the fingerprint and trusts it: pin it to this server's profile, then sign in again. */
+  const trust = async () => {
+    if (!api || !pending) return
+    const { base, cert } = pending
+    setPending(null)
     setBusy(true)
     try {
-      const r = await login(base, username, password)
-      setPassword('')
-      if (api) {
-        const p = await api.saveProfile({ name: name || new URL(base).host, url: base, username, token: r.token })
-        startSession({ url: base, name: p.name, profileId: p.id }, r.token)
-      } else {
-        rememberLogin(remember ? { url: base, token: r.token, expiresAt: r.expiresAt, username } : null)
-        startSession({ url: base, name: new URL(base).host }, r.token)
-      }
+      const prev = profileFor(base)
+      const saved = await api.saveProfile({
+        ...(prev ? { id: prev.id } : {}),
+        name: name || new URL(base).host,
+        url: base,
+        username,
+      })
+      const pinned = await api.trustCertificate(saved.id, cert.fingerprint)
+      setEditing(pinned)
+      setProfiles(ps => [...ps.filter(x => x.id !== pinned.id), pinned])
+      const out = await signIn(base, username, password, api, pinned.certificateFingerprint)
+      if (out.kind === 'untrusted-certificate') setPending({ cert: out.certificate, changed: out.changed, base })
+      else await finish(base, out.login)
     } catch (err) {
       setError(err instanceof LoginError ? t(`conn.reason.${err.reason}`) : String(err))
     } finally {
@@ -68,10 +129,16 @@ export function ConnectView({ refusal }: { refusal?: RefusalReason | undefined }
     }
   }
 
+  const cancelTrust = () => {
+    setPending(null)
+    setError(t('login.cert.cancelled'))
+  }
+
   const openProfile = async (p: ServerProfile) => {
     const token = p.hasToken ? await api?.getProfileToken(p.id) : null
     if (token) startSession({ url: p.url, name: p.name, profileId: p.id }, token)
     else {
+      setEditing(p)
       setUrl(p.url)
       setName(p.name)
       setUsername(p.username ?? '')
@@ -193,13 +260,73 @@ export function ConnectView({ refusal }: { refusal?: RefusalReason | undefined }
                 {error}
               </p>
             )}
-            <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+            {pending && (
+              <CertificateTrust
+                cert={pending.cert}
+                changed={pending.changed}
+                onTrust={() => void trust()}
+                onCancel={cancelTrust}
+              />
+            )}
+            <button type="submit" className="btn btn-primary btn-block" disabled={busy || pending !== null}>
               {busy ? t('login.signingIn') : t('login.submit')}
             </button>
           </form>
         </section>
       </div>
     </main>
+  )
+}
+
+/**
+ * Trust on first use: a server's certificate no public CA vouches for, shown
+ * for the user to compare (with what the server's admin or its "Serve this
+ * machine" dialog shows) before it is pinned to the profile.
+ */
+export function CertificateTrust({
+  cert,
+  changed,
+  onTrust,
+  onCancel,
+}: {
+  cert: CertificateInfo
+  changed: boolean
+  onTrust: () => void
+  onCancel: () => void
+}) {
+  const { t } = useTranslation()
+  const host = cert.port === 443 ? cert.host : `${cert.host}:${cert.port}`
+  return (
+    <section
+      className={changed ? 'alert alert-danger cert-trust' : 'alert cert-trust'}
+      role="alertdialog"
+      aria-labelledby="cert-title"
+      aria-describedby="cert-intro"
+      data-testid="certificate-trust"
+    >
+      <h3 id="cert-title">{t('login.cert.title')}</h3>
+      <p id="cert-intro">{changed ? t('login.cert.changed', { host }) : t('login.cert.intro', { host })}</p>
+      <dl className="cert-facts">
+        <dt>{t('login.cert.fingerprint')}</dt>
+        <dd className="mono" data-testid="certificate-fingerprint" style={{ wordBreak: 'break-all' }}>
+          {cert.fingerprint}
+        </dd>
+        <dt>{t('login.cert.subject')}</dt>
+        <dd className="mono">{cert.subject}</dd>
+        <dt>{t('login.cert.issuer')}</dt>
+        <dd className="mono">{cert.issuer}</dd>
+        <dt>{t('login.cert.validity')}</dt>
+        <dd>{t('login.cert.validRange', { from: cert.validFrom.slice(0, 10), to: cert.validTo.slice(0, 10) })}</dd>
+      </dl>
+      <div className="row-actions">
+        <button type="button" className="btn btn-primary" onClick={onTrust}>
+          {t('login.cert.trust')}
+        </button>
+        <button type="button" className="btn" onClick={onCancel}>
+          {t('login.cert.cancel')}
+        </button>
+      </div>
+    </section>
   )
 }
 
