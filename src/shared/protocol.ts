@@ -69,8 +69,15 @@ export const vncInputData = z.discriminatedUnion('inputType', [
     inputType: z.literal('mouse'),
     x: coordinate,
     y: coordinate,
-    /** RFB button mask: bit 0 left, 1 middle, 2 right, 3/4 wheel up/down. */
-    buttons: z.number().min(0).max(255).int(),
+    /**
+     * RFB button mask: bit 0 left, 1 middle, 2 right, 3/4 wheel up/down, 5/6 back/forward.
+     * Bit 7 marks RFB's extended pointer event, so it is never a button (0…127).
+     */
+    buttons: z
+      .number()
+      .min(0)
+      .max(127, { message: 'bit 7 is reserved by RFB as the extended-pointer marker: buttons must be 0…127' })
+      .int(),
   }),
   z.object({
     ...vncTarget,

@@ -146,9 +146,9 @@ function messageSpecs(): Record<string, Variant[]> {
           inputType: { spec: { t: 'enum', values: ['mouse'] }, required: true },
           x: { spec: { t: 'int', min: 0, max: 65535 }, required: true },
           y: { spec: { t: 'int', min: 0, max: 65535 }, required: true },
-          buttons: { spec: { t: 'int', min: 0, max: 255 }, required: true },
+          buttons: { spec: { t: 'int', min: 0, max: 127 }, required: true },
         },
-        make: (r, vm) => ({ vmId: vm, inputType: 'mouse', x: r.int(0, 700), y: r.int(0, 500), buttons: r.int(0, 255) }),
+        make: (r, vm) => ({ vmId: vm, inputType: 'mouse', x: r.int(0, 700), y: r.int(0, 500), buttons: r.int(0, 127) }),
       },
       {
         fields: {
