@@ -7,7 +7,9 @@
  * Screenshots of each view go to test-results/ui/.
  */
 import { test, expect, type Page, type BrowserContext } from '@playwright/test'
+import { readFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
+import { join } from 'node:path'
 import { startE2eServer, type E2eServer, type E2eUser } from './server.js'
 import { defineTestGuest, guestImagesReady, type TestGuest } from '../test/fixtures/guest.js'
 import { startSshd, TEST_PASSWORD, TEST_USER, type TestSshd } from '../test/fixtures/sshd.js'
@@ -15,6 +17,7 @@ import { connect } from '../test/fixtures/ws-client.js'
 
 const GUEST = 'voidvm-t-ui-guest'
 const IDLE = 'voidvm-t-ui-idle'
+const NOGFX = 'voidvm-t-ui-nogfx'
 // Screenshots of each view (VOIDVM_UI_SHOTS moves them out of the shared test-results folder).
 const SHOTS = process.env.VOIDVM_UI_SHOTS ?? 'test-results/ui'
 
@@ -25,6 +28,7 @@ let server: E2eServer
 let sshd: TestSshd
 let guest: TestGuest
 let idle: TestGuest
+let nogfx: TestGuest | undefined
 let admin: E2eUser
 let viewer: E2eUser
 let context: BrowserContext
@@ -33,6 +37,15 @@ const pageErrors: string[] = []
 
 const row = (p: Page, name: string) => p.locator(`tr[data-vm="${name}"]`)
 const badge = (p: Page, name: string) => row(p, name).getByTestId('vm-status')
+
+/** The server's audit log (one JSON object per line), to see which requests the UI really sent. */
+async function auditLog(): Promise<{ username?: string; action: string; vmId?: string; result: string }[]> {
+  const text = await readFile(join(server.dataDir, 'audit.log'), 'utf8').catch(() => '')
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map(l => JSON.parse(l) as { username?: string; action: string; vmId?: string; result: string })
+}
 
 /** The slice of a canvas element the pixel checks use (this file compiles without the DOM lib). */
 interface Canvas2D {
@@ -99,6 +112,7 @@ test.afterAll(async () => {
   await server?.stop()
   await guest?.remove().catch(() => undefined)
   await idle?.remove().catch(() => undefined)
+  await nogfx?.remove().catch(() => undefined)
   await sshd?.stop()
 })
 
@@ -327,6 +341,35 @@ test('shutting down asks for confirmation, the badge goes to stopped, the consol
   expect(pageErrors).toEqual([])
 })
 
+test('the console of a running VM without a VNC display says so, once, instead of reconnecting forever', async () => {
+  test.setTimeout(90_000)
+  nogfx = await defineTestGuest({ name: NOGFX, noGraphics: true })
+  try {
+    await nogfx.start()
+    await page.getByRole('button', { name: 'Virtual machines' }).click()
+    await page.getByRole('searchbox').fill('voidvm-t-ui-')
+    await expect(badge(page, NOGFX)).toHaveAttribute('data-status', 'running', { timeout: 30_000 })
+    await row(page, NOGFX)
+      .getByRole('button', { name: `Open ${NOGFX}` })
+      .click()
+    await page.getByRole('tab', { name: 'Console' }).click()
+    const state = page.getByTestId('console-state')
+    await expect(state).toHaveAttribute('data-phase', 'no-display', { timeout: 15_000 })
+    await expect(state).toHaveText('This VM has no VNC display.')
+    // It stays that way: no reconnect loop, no error, nothing to retry.
+    await page.waitForTimeout(5000)
+    await expect(state).toHaveAttribute('data-phase', 'no-display')
+    await expect(page.getByText(/Reconnecting|could not connect/)).toHaveCount(0)
+    await expect(page.getByRole('button', { name: 'Reconnect' })).toHaveCount(0)
+    await shot(page, '13c-console-no-display')
+    const asked = (await auditLog()).filter(e => e.action === 'vnc-connect' && e.vmId === NOGFX)
+    expect(asked.map(e => e.result)).toEqual(['error'])
+  } finally {
+    await nogfx.remove()
+    nogfx = undefined
+  }
+})
+
 test('a viewer sees every action disabled', async ({ browser }) => {
   const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark' })
   const p = await ctx.newPage()
@@ -344,13 +387,24 @@ test('a viewer sees every action disabled', async ({ browser }) => {
     const bar = p.getByRole('toolbar', { name: 'Actions' })
     for (const name of ['Start', 'Shut down', 'Force off', 'Reboot', 'Reset', 'Pause', 'Resume'])
       await expect(bar.getByRole('button', { name, exact: true })).toBeDisabled()
+    // The server refuses consoles to viewers, so the tab says so and never asks for one.
     await p.getByRole('tab', { name: 'Console' }).click()
-    await expect(p.getByText('View only: your role cannot type into the console.')).toBeVisible()
+    await expect(p.getByTestId('console-state')).toHaveAttribute('data-phase', 'not-allowed')
+    await expect(p.getByTestId('console-state')).toHaveText('Your role (Viewer) cannot open the console.')
     await expect(p.getByRole('button', { name: 'Paste as keystrokes' })).toBeDisabled()
+    await p.waitForTimeout(2000)
+    await expect(p.getByText(/could not connect|does not allow|Reconnecting/)).toHaveCount(0)
+    await expect(p.getByRole('button', { name: 'Reconnect' })).toHaveCount(0)
+    await expect(p.getByTestId('vnc-screen').locator('canvas')).toHaveCount(0)
+    await shot(p, '14a-viewer-console')
     await p.getByRole('tab', { name: 'Terminal' }).click()
     await expect(p.getByRole('button', { name: 'New SSH tab' })).toBeDisabled()
     await expect(p.getByText('Your role (Viewer) cannot open terminals.')).toBeVisible()
     await shot(p, '14-viewer-dark')
+    // The server saw the viewer, and never a vnc-connect from them.
+    const mine = (await auditLog()).filter(e => e.username === viewer.username)
+    expect(mine.map(e => e.action)).toContain('login')
+    expect(mine.filter(e => e.action.startsWith('vnc-'))).toEqual([])
   } finally {
     await ctx.close()
   }

@@ -5,6 +5,7 @@
 import { useEffect, useRef } from 'react'
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
+import { byteRateTicks, formatByteRateTicks, formatPercentTicks, linearTicks } from '../lib/format'
 
 export interface ChartSeries {
   label: string
@@ -26,6 +27,12 @@ export interface TimeChartProps {
   windowSec?: number
   /** Smallest top of an auto-scaled y axis (keeps idle charts from showing 0–1 B/s ticks). */
   minTop?: number
+  /**
+   * How the y axis is ticked and labelled: round percent steps, or round
+   * byte-rate steps in one binary unit. Defaults to percent for a fixed
+   * range and byte rate for an auto-scaled axis (the charts we draw).
+   */
+  axis?: 'percent' | 'byteRate'
 }
 
 const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hour12: false })
@@ -41,10 +48,13 @@ export function TimeChart({
   axisColor,
   windowSec = 300,
   minTop = 1024,
+  axis: axisKind,
 }: TimeChartProps) {
   const box = useRef<HTMLDivElement>(null)
   const plot = useRef<uPlot | null>(null)
   const key = series.map(s => s.label + s.color).join('|') + gridColor + axisColor
+  const kind = axisKind ?? (range ? 'percent' : 'byteRate')
+  const rangeKey = range ? range.join(',') : ''
 
   useEffect(() => {
     const el = box.current
@@ -55,6 +65,12 @@ export function TimeChart({
       ticks: { stroke: gridColor, width: 1 },
       font: '11px system-ui, sans-serif',
     }
+    // About one labelled tick per 28 px of plot height.
+    const tickCount = Math.max(2, Math.floor((height - 35) / 28))
+    const yTicks = (min: number, max: number) =>
+      kind === 'percent'
+        ? linearTicks(min, max, tickCount)
+        : byteRateTicks(max, tickCount).filter(v => v <= max * 1.000001)
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
@@ -66,11 +82,24 @@ export function TimeChart({
           time: true,
           range: (_u, _min, max) => [max - windowSec, max],
         },
-        y: range ? { range: () => range } : { range: (_u, _min, max) => [0, Math.max(max * 1.15, minTop)] },
+        y: range
+          ? { range: () => range }
+          : {
+              // Up to the next round tick, so the top of the axis is labelled.
+              range: (_u, _min, max) => {
+                const ticks = byteRateTicks(Math.max((max ?? 0) * 1.05, minTop), tickCount)
+                return [0, ticks[ticks.length - 1] ?? minTop]
+              },
+            },
       },
       axes: [
         { ...axis, values: (_u, vals) => vals.map(v => clock.format(new Date(v * 1000))) },
-        { ...axis, size: 70, values: (_u, vals) => vals.map(v => format(v)) },
+        {
+          ...axis,
+          size: 76,
+          splits: (_u, _i, min, max) => yTicks(min, max),
+          values: (_u, vals) => (kind === 'percent' ? formatPercentTicks(vals) : formatByteRateTicks(vals)),
+        },
       ],
       series: [
         {},
@@ -99,7 +128,7 @@ export function TimeChart({
     }
     // Recreate only when the series' identity or the theme changes.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key, height, windowSec, minTop])
+  }, [key, height, windowSec, minTop, kind, rangeKey])
 
   useEffect(() => {
     plot.current?.setData([time, ...series.map(s => s.values)])

@@ -184,7 +184,8 @@ export const en = {
     pasteHint: 'The text is typed into the guest as key presses (US layout).',
     pasteText: 'Text to type',
     send: 'Type it',
-    viewOnly: 'View only: your role cannot type into the console.',
+    noDisplay: 'This VM has no VNC display.',
+    notAllowed: 'Your role ({{role}}) cannot open the console.',
     canvas: 'Screen of {{vm}}',
   },
   term: {

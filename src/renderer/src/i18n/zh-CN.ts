@@ -185,7 +185,8 @@ export const zhCN: Strings = {
     pasteHint: '文本将以按键方式（美式键盘布局）输入到客户机。',
     pasteText: '要输入的文本',
     send: '输入',
-    viewOnly: '只读：您的角色无法向控制台输入。',
+    noDisplay: '此虚拟机没有 VNC 显示。',
+    notAllowed: '您的角色（{{role}}）无法打开控制台。',
     canvas: '{{vm}} 的屏幕',
   },
   term: {

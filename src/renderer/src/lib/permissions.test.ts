@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import { VM_STATUSES } from '../../../shared/protocol'
-import { ACTION_REQUEST, actionAvailable, canControl, DESTRUCTIVE, UI_ACTIONS } from './permissions'
+import {
+  ACTION_REQUEST,
+  actionAvailable,
+  canControl,
+  canOpenConsole,
+  canTypeInConsole,
+  DESTRUCTIVE,
+  UI_ACTIONS,
+} from './permissions'
 
 describe('permissions', () => {
   it('only admins and operators control VMs', () => {
@@ -8,6 +16,15 @@ describe('permissions', () => {
     expect(canControl('operator')).toBe(true)
     expect(canControl('viewer')).toBe(false)
     expect(canControl(undefined)).toBe(false)
+  })
+
+  it('matches the server: only admins and operators open (and type into) consoles', () => {
+    for (const f of [canOpenConsole, canTypeInConsole]) {
+      expect(f('admin')).toBe(true)
+      expect(f('operator')).toBe(true)
+      expect(f('viewer')).toBe(false)
+      expect(f(undefined)).toBe(false)
+    }
   })
 
   it('offers the actions that make sense in each state', () => {

@@ -38,8 +38,14 @@ export function canControl(role: Role | undefined): boolean {
 
 /** Terminals give a shell inside the guest: same bar as control. */
 export const canOpenTerminal = canControl
-/** Viewers may watch the console but not type into it. */
-export const canTypeInConsole = canControl
+/**
+ * The server's `console` permission (vnc-connect and vnc-input) belongs to
+ * operators and admins; it refuses vnc-connect to viewers with FORBIDDEN, so
+ * a viewer gets no console at all rather than a watch-only one.
+ */
+export const canOpenConsole = canControl
+/** Whoever may open the console may also type into it (same server permission). */
+export const canTypeInConsole = canOpenConsole
 
 export function actionAvailable(action: UiAction, status: VmStatusValue): boolean {
   switch (action) {

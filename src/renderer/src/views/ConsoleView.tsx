@@ -2,7 +2,9 @@
  * The VNC console: noVNC on the server's binary fast path (vnc-connect with
  * transport "websocket" gives a single-use /ws/vnc ticket). It reconnects by
  * itself when the connection drops while the VM runs (reboots, QEMU restarts),
- * and shows a plain "off" state when the VM is not running.
+ * and shows a plain "off" state when the VM is not running, a permanent "no
+ * VNC display" state for a running VM without graphics, and a disabled state
+ * for a role that may not open consoles (it never asks the server).
  */
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { useTranslation } from 'react-i18next'
@@ -12,12 +14,13 @@ import { Icon } from '../components/Icon'
 import { wsUrl } from '../api/client'
 import { RequestError } from '../api/types'
 import { describeError } from '../i18n'
+import { afterConnectError, consoleGate, type ConsolePhase } from '../lib/consoleState'
 import { canTypeInConsole } from '../lib/permissions'
 import { getClient, reportError, useSessionStore } from '../stores/session'
 import { useVmStore } from '../stores/vms'
 import { backoffDelay } from '../api/backoff'
 
-type Phase = 'off' | 'paused-off' | 'connecting' | 'connected' | 'reconnecting' | 'failed'
+type Phase = ConsolePhase
 
 // X11 keysyms for the combos menu.
 const KS = {
@@ -101,22 +104,23 @@ export function ConsoleView({ vmId }: { vmId: string }) {
   const [pasteOpen, setPasteOpen] = useState(false)
   const [pasteText, setPasteText] = useState('')
   const [generation, setGeneration] = useState(0)
-  const vmUp = status === 'running' || status === 'paused'
-  const gen = `${vmId}|${generation}`
-  const phase: Phase =
-    !vmUp || connState !== 'open'
-      ? status === 'paused'
-        ? 'paused-off'
-        : 'off'
-      : phaseOf.gen === gen
-        ? phaseOf.phase
-        : generation > 0
-          ? 'reconnecting'
-          : 'connecting'
+  const gate = consoleGate(role, status, connState === 'open')
+  const shouldConnect = gate === null
+  // A phase belongs to one attempt: a new generation, or the VM coming up again, starts afresh.
+  const gen = `${vmId}|${generation}|${shouldConnect}`
+  const phase: Phase = gate ?? (phaseOf.gen === gen ? phaseOf.phase : generation > 0 ? 'reconnecting' : 'connecting')
 
-  // Connect while the VM is up; a new generation forces a reconnect.
+  // A VM without a VNC display is asked again only when its state changes (e.g. restarted).
+  // Adjusted while rendering, as React recommends for state that follows a prop.
+  const [seenStatus, setSeenStatus] = useState(status)
+  if (seenStatus !== status) {
+    setSeenStatus(status)
+    if (phase === 'no-display') setGeneration(g => g + 1)
+  }
+
+  // Connect while allowed and the VM is up; a new generation forces a reconnect.
   useEffect(() => {
-    if (!vmUp || connState !== 'open') return
+    if (!shouldConnect) return
     const setPhase = (p: Phase) => setPhaseOf({ gen, phase: p })
     let cancelled = false
     let retry: ReturnType<typeof setTimeout> | null = null
@@ -159,12 +163,13 @@ export function ConsoleView({ vmId }: { vmId: string }) {
       } catch (err) {
         if (cancelled) return
         const e = err instanceof RequestError ? err : new RequestError('VNC_CONNECT_FAILED', String(err))
-        setError(describeError(e.code, e.message) + (e.details ? ` (${e.details})` : ''))
-        if (e.code === 'VNC_UNAVAILABLE' || e.code === 'DISCONNECTED' || e.code === 'VNC_CONNECT_FAILED') {
+        const next = afterConnectError(e.code, attempt.current + 1)
+        setError(next.showError ? describeError(e.code, e.message) + (e.details ? ` (${e.details})` : '') : '')
+        setPhase(next.phase)
+        if (next.retry) {
           const delay = backoffDelay(attempt.current++, { minMs: 1500, maxMs: 10_000, jitter: 0.2 })
-          setPhase(attempt.current > 3 ? 'failed' : 'reconnecting')
           retry = setTimeout(() => setGeneration(g => g + 1), delay)
-        } else setPhase('failed')
+        } else attempt.current = 0
       }
     })()
     return () => {
@@ -178,7 +183,7 @@ export function ConsoleView({ vmId }: { vmId: string }) {
     }
     // fit and canType are applied live below, not by reconnecting.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [vmId, vmUp, connState, generation])
+  }, [vmId, shouldConnect, generation])
 
   useEffect(() => {
     const r = rfb.current
@@ -231,6 +236,22 @@ export function ConsoleView({ vmId }: { vmId: string }) {
   }
 
   const live = phase === 'connected'
+  const message =
+    phase === 'connected'
+      ? t('console.connected')
+      : phase === 'connecting'
+        ? t('console.connecting')
+        : phase === 'reconnecting'
+          ? t('console.reconnecting')
+          : phase === 'failed'
+            ? t('console.failed', { message: error })
+            : phase === 'no-display'
+              ? t('console.noDisplay')
+              : phase === 'not-allowed'
+                ? t('console.notAllowed', { role: t(`role.${role ?? 'viewer'}`) })
+                : phase === 'paused-off'
+                  ? t('console.paused')
+                  : t('console.off')
   return (
     <div className={`console${full ? ' console-full' : ''}`} ref={frame}>
       <div className="console-toolbar" role="toolbar" aria-label={t('console.title', { vm: vmId })}>
@@ -241,17 +262,7 @@ export function ConsoleView({ vmId }: { vmId: string }) {
           data-testid="console-state"
           data-phase={phase}
         >
-          {phase === 'connected'
-            ? t('console.connected')
-            : phase === 'connecting'
-              ? t('console.connecting')
-              : phase === 'reconnecting'
-                ? t('console.reconnecting')
-                : phase === 'failed'
-                  ? t('console.failed', { message: error })
-                  : phase === 'paused-off'
-                    ? t('console.paused')
-                    : t('console.off')}
+          {message}
         </span>
         <div className="segmented" role="radiogroup" aria-label={t('console.scaleMode')}>
           <button
@@ -325,7 +336,6 @@ export function ConsoleView({ vmId }: { vmId: string }) {
           <Icon name="fullscreen" /> {full ? t('console.exitFullscreen') : t('console.fullscreen')}
         </button>
       </div>
-      {!canType && <p className="notice">{t('console.viewOnly')}</p>}
       <div
         className={`console-screen${fit ? ' fit' : ' one'}`}
         aria-label={t('console.canvas', { vm: vmId })}
@@ -339,15 +349,7 @@ export function ConsoleView({ vmId }: { vmId: string }) {
             ) : (
               <Icon name="console" size={40} />
             )}
-            <p>
-              {phase === 'off'
-                ? t('console.off')
-                : phase === 'paused-off'
-                  ? t('console.paused')
-                  : phase === 'failed'
-                    ? t('console.failed', { message: error })
-                    : t('console.connecting')}
-            </p>
+            <p>{phase === 'reconnecting' ? t('console.connecting') : message}</p>
           </div>
         )}
       </div>

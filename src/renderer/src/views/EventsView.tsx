@@ -2,7 +2,7 @@
 import { useEffect } from 'react'
 import { useTranslation } from 'react-i18next'
 import { describeActor, describeEvent } from '../i18n'
-import { formatTime } from '../lib/format'
+import { formatEventTime } from '../lib/format'
 import { clearEvents, markRead, useEventStore } from '../stores/events'
 import { useSessionStore } from '../stores/session'
 import { navigate } from '../stores/ui'
@@ -31,7 +31,7 @@ export function EventsView() {
             const actor = describeActor(e, me)
             return (
               <li key={e.key} className={`event event-${e.level}`} data-event={e.event}>
-                <time dateTime={e.timestamp}>{formatTime(e.timestamp, i18n.language)}</time>
+                <time dateTime={e.timestamp}>{formatEventTime(e.timestamp, i18n.language)}</time>
                 <span className={`level level-${e.level}`}>{t(`events.level.${e.level}`)}</span>
                 <span className="event-msg">{describeEvent(e)}</span>
                 {e.vmId && (
