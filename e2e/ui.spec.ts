@@ -396,6 +396,7 @@ test('a viewer sees every action disabled', async ({ browser }) => {
     await expect(p.getByText(/could not connect|does not allow|Reconnecting/)).toHaveCount(0)
     await expect(p.getByRole('button', { name: 'Reconnect' })).toHaveCount(0)
     await expect(p.getByTestId('vnc-screen').locator('canvas')).toHaveCount(0)
+    await expect(p.getByRole('button', { name: 'Fullscreen' })).toBeDisabled()
     await shot(p, '14a-viewer-console')
     await p.getByRole('tab', { name: 'Terminal' }).click()
     await expect(p.getByRole('button', { name: 'New SSH tab' })).toBeDisabled()

@@ -236,6 +236,8 @@ export function ConsoleView({ vmId }: { vmId: string }) {
   }
 
   const live = phase === 'connected'
+  // Nothing to scale or enlarge: the tab will not show a screen in this state.
+  const noScreen = phase === 'not-allowed' || phase === 'no-display'
   const message =
     phase === 'connected'
       ? t('console.connected')
@@ -270,6 +272,7 @@ export function ConsoleView({ vmId }: { vmId: string }) {
             role="radio"
             aria-checked={fit}
             className={fit ? 'on' : ''}
+            disabled={noScreen}
             onClick={() => setFit(true)}
           >
             {t('console.scaleFit')}
@@ -279,6 +282,7 @@ export function ConsoleView({ vmId }: { vmId: string }) {
             role="radio"
             aria-checked={!fit}
             className={!fit ? 'on' : ''}
+            disabled={noScreen}
             onClick={() => setFit(false)}
           >
             {t('console.scaleOne')}
@@ -332,7 +336,7 @@ export function ConsoleView({ vmId }: { vmId: string }) {
             {t('console.retry')}
           </button>
         )}
-        <button type="button" className="btn" onClick={toggleFull} aria-pressed={full}>
+        <button type="button" className="btn" onClick={toggleFull} aria-pressed={full} disabled={noScreen && !full}>
           <Icon name="fullscreen" /> {full ? t('console.exitFullscreen') : t('console.fullscreen')}
         </button>
       </div>
