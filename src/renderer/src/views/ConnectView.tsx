@@ -299,24 +299,43 @@ export function CertificateTrust({
   return (
     <section
       className={changed ? 'alert alert-danger cert-trust' : 'alert cert-trust'}
+      // A column (alerts are rows) with a visible frame also when it is not the red warning.
+      style={{
+        flexDirection: 'column',
+        gap: 8,
+        ...(changed ? {} : { border: '1px solid var(--border)', background: 'var(--bg-elev)' }),
+      }}
       role="alertdialog"
       aria-labelledby="cert-title"
       aria-describedby="cert-intro"
       data-testid="certificate-trust"
     >
-      <h3 id="cert-title">{t('login.cert.title')}</h3>
-      <p id="cert-intro">{changed ? t('login.cert.changed', { host }) : t('login.cert.intro', { host })}</p>
-      <dl className="cert-facts">
+      <h3 id="cert-title" style={{ margin: 0, fontSize: '1rem' }}>
+        {t('login.cert.title')}
+      </h3>
+      <p id="cert-intro" style={{ margin: 0 }}>
+        {changed ? t('login.cert.changed', { host }) : t('login.cert.intro', { host })}
+      </p>
+      <dl
+        className="cert-facts"
+        style={{ display: 'grid', gridTemplateColumns: 'max-content 1fr', gap: '4px 12px', margin: 0 }}
+      >
         <dt>{t('login.cert.fingerprint')}</dt>
-        <dd className="mono" data-testid="certificate-fingerprint" style={{ wordBreak: 'break-all' }}>
+        <dd className="mono" data-testid="certificate-fingerprint" style={{ wordBreak: 'break-all', margin: 0 }}>
           {cert.fingerprint}
         </dd>
         <dt>{t('login.cert.subject')}</dt>
-        <dd className="mono">{cert.subject}</dd>
+        <dd className="mono" style={{ margin: 0 }}>
+          {cert.subject}
+        </dd>
         <dt>{t('login.cert.issuer')}</dt>
-        <dd className="mono">{cert.issuer}</dd>
+        <dd className="mono" style={{ margin: 0 }}>
+          {cert.issuer}
+        </dd>
         <dt>{t('login.cert.validity')}</dt>
-        <dd>{t('login.cert.validRange', { from: cert.validFrom.slice(0, 10), to: cert.validTo.slice(0, 10) })}</dd>
+        <dd style={{ margin: 0 }}>
+          {t('login.cert.validRange', { from: cert.validFrom.slice(0, 10), to: cert.validTo.slice(0, 10) })}
+        </dd>
       </dl>
       <div className="row-actions">
         <button type="button" className="btn btn-primary" onClick={onTrust}>
