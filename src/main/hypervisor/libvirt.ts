@@ -9,7 +9,9 @@ import {
   ErrorCode,
   LibvirtError,
   InterfaceAddressSource,
+  LibvirtClient as LibvirtConnection,
   ReconnectingLibvirt,
+  type ConnectOptions,
   type Domain,
   type LibvirtClient,
   type ReconnectOptions,
@@ -39,13 +41,19 @@ const STATS_MASK =
 export class LibvirtHvClient implements HvClient {
   readonly calls = new CallCounter()
   readonly local: boolean
+  /** Each open serial console's own libvirt connection (closed with its console). */
+  readonly consoleConnections = new Set<LibvirtConnection>()
 
-  constructor(readonly lv: ReconnectingLibvirt) {
+  constructor(
+    readonly lv: ReconnectingLibvirt,
+    /** How console connections are opened: the shared connection's socket path, timeouts and SSH settings. */
+    private readonly connectOpts: ConnectOptions = {},
+  ) {
     this.local = isLocalLibvirtUri(lv.uri)
   }
 
   static create(uri: string, opts: ReconnectOptions = {}): LibvirtHvClient {
-    return new LibvirtHvClient(new ReconnectingLibvirt(uri, { maxDelayMs: 5_000, ...opts }))
+    return new LibvirtHvClient(new ReconnectingLibvirt(uri, { maxDelayMs: 5_000, ...opts }), opts)
   }
 
   get connected(): boolean {
@@ -144,12 +152,34 @@ export class LibvirtHvClient implements HvClient {
     return this.run('interfaceAddresses', c => c.domainInterfaceAddresses(dom as Domain, src))
   }
 
-  openConsole(dom: HvDomain): Promise<Duplex> {
-    // Safe mode: never takes the console away from another client.
-    return this.run('openConsole', c => c.openConsole(dom as Domain, null, { force: false }))
+  /**
+   * Opens the console on a connection of its own (same URI and transport
+   * settings, keepalive off), so a slow console reader can stop reading that
+   * connection's socket — the daemon then stops reading the guest's console —
+   * without ever pausing the shared connection every VM and call uses.
+   * Keepalive stays off because the deliberate pause would read as a dead
+   * peer; the daemon pings only clients that ask for keepalive. Ending the
+   * console closes its connection.
+   */
+  async openConsole(dom: HvDomain): Promise<Duplex> {
+    this.calls.add('openConsole')
+    const c = await LibvirtConnection.connect(this.lv.uri, { ...this.connectOpts, keepaliveIntervalMs: 0 })
+    this.consoleConnections.add(c)
+    c.once('close', () => this.consoleConnections.delete(c))
+    try {
+      // Safe mode: never takes the console away from another client.
+      const stream = await c.openConsole(dom as Domain, null, { force: false })
+      stream.dedicateConnection()
+      stream.once('close', () => void c.close())
+      return stream
+    } catch (err) {
+      await c.close()
+      throw err
+    }
   }
 
-  close(): Promise<void> {
-    return this.lv.close()
+  async close(): Promise<void> {
+    await Promise.all([...this.consoleConnections].map(c => c.close()))
+    await this.lv.close()
   }
 }

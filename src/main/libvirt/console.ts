@@ -3,6 +3,12 @@
  * opening call's serial with status CONTINUE; status OK is end-of-stream
  * (both directions); status ERROR from the daemon carries a remote_error,
  * from us it aborts.
+ *
+ * Backpressure: the daemon sends a stream's next packet only once the last
+ * one has left its queue to us, so not reading the socket throttles the
+ * console at its source. That is only allowed on a connection that carries
+ * this one stream (see dedicateConnection()): on a shared connection the
+ * stream buffers what arrives, as every other call must keep flowing.
  */
 import { Duplex } from 'node:stream'
 import { MessageStatus, MessageType, STREAM_CHUNK_MAX } from './constants.js'
@@ -20,6 +26,9 @@ export class LibvirtStream extends Duplex {
   /** Calls back when the daemon acknowledges our finish (its OK). */
   private finishAck: (() => void) | undefined
 
+  /** Whether this stream owns its connection and may pause reading it. */
+  private dedicated = false
+
   constructor(
     private readonly rpc: RpcConnection,
     readonly procedure: number,
@@ -28,6 +37,30 @@ export class LibvirtStream extends Duplex {
     readonly label: string,
   ) {
     super({ allowHalfOpen: true })
+  }
+
+  /**
+   * Declares that this stream's connection carries nothing else (a serial
+   * console opened on its own connection, with keepalive off), so a consumer
+   * that stops reading (push() returning false) stops the connection's
+   * socket reads until _read() asks for more. Never call it for a stream on
+   * the hypervisor's shared connection: pausing that would stall every VM.
+   */
+  dedicateConnection(): void {
+    this.rpc.dedicateToStream()
+    this.dedicated = true
+    // Data may already sit past the high-water mark (it arrived before this call).
+    if (this.readableLength >= this.readableHighWaterMark && !this.readableFlowing) this.rpc.pauseReading()
+  }
+
+  /** Bytes held on our side: this stream's readable buffer plus what its connection received but has not routed. */
+  get bufferedBytes(): number {
+    return this.readableLength + this.rpc.bufferedIncoming
+  }
+
+  /** True while backpressure has the connection's socket reads stopped. */
+  get connectionPaused(): boolean {
+    return this.rpc.readingPaused
   }
 
   /** The sink the RPC layer feeds (registered before the opening call is sent). */
@@ -59,7 +92,9 @@ export class LibvirtStream extends Duplex {
     if (h.type !== MessageType.STREAM) return
     if (h.status === MessageStatus.CONTINUE) {
       if (pkt.payload.length > 0) {
-        this.push(Buffer.from(pkt.payload))
+        if (this.destroyed) return
+        // push() false: the consumer is over its high-water mark; stop reading until _read().
+        if (!this.push(Buffer.from(pkt.payload)) && this.dedicated) this.rpc.pauseReading()
         return
       }
       // An empty data packet is the daemon's end-of-stream (the console's
@@ -95,7 +130,8 @@ export class LibvirtStream extends Duplex {
   }
 
   override _read(): void {
-    // The daemon does not take flow control for streams; data is pushed as it arrives.
+    // The consumer wants more: read the connection again (a no-op unless paused).
+    if (this.dedicated) this.rpc.resumeReading()
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -139,6 +175,8 @@ export class LibvirtStream extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // Nobody reads this stream any more: read the connection again so its close handshake is seen.
+    if (this.dedicated) this.rpc.resumeReading()
     if (!this.finishedLocal && !this.aborted && !this.rpc.closed) {
       this.aborted = true
       try {

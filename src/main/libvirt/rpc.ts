@@ -82,6 +82,11 @@ export class RpcConnection extends EventEmitter<RpcEvents> {
   private lastRx = Date.now()
   private keepaliveTimer: NodeJS.Timeout | undefined
   private unansweredPings = 0
+  /** Set by dedicateToStream(): only then may reading be paused. */
+  private dedicated = false
+  private readPaused = false
+  /** Keepalive PINGs the daemon sent us (it sends them only to clients that asked for keepalive). */
+  pingsReceived = 0
 
   constructor(
     private readonly stream: Duplex,
@@ -179,11 +184,63 @@ export class RpcConnection extends EventEmitter<RpcEvents> {
   }
 
   /**
+   * Marks this connection as carrying one stream and nothing else (a serial
+   * console's own connection), which lets that stream pause reading the
+   * socket for backpressure. Never call it on a shared connection: while
+   * reading is paused no reply, event or keepalive on it is seen. Refused
+   * when keepalive runs here, since a deliberate pause would read as a dead
+   * daemon; the daemon itself pings only clients that asked for keepalive.
+   */
+  dedicateToStream(): void {
+    if (this.keepaliveTimer)
+      throw new LibvirtProtocolError(
+        'a connection with keepalive cannot be dedicated to a stream (it may pause reading)',
+      )
+    this.dedicated = true
+  }
+
+  get isDedicated(): boolean {
+    return this.dedicated
+  }
+
+  /**
+   * Backpressure for a dedicated connection's stream: stops reading the
+   * socket, so the daemon's queue to us backs up and it stops reading the
+   * console (it sends the next stream packet only once the last one left).
+   * Buffered bytes stay within the transport's readable high-water mark plus
+   * one read. Returns false (and does nothing) on a shared connection.
+   */
+  pauseReading(): boolean {
+    if (!this.dedicated || this.isClosed) return false
+    if (!this.readPaused) {
+      this.readPaused = true
+      this.stream.pause()
+    }
+    return true
+  }
+
+  /** Undoes pauseReading(). */
+  resumeReading(): void {
+    if (!this.readPaused) return
+    this.readPaused = false
+    this.stream.resume()
+  }
+
+  get readingPaused(): boolean {
+    return this.readPaused
+  }
+
+  /** Bytes received but not yet routed: the transport's readable buffer plus an incomplete frame. */
+  get bufferedIncoming(): number {
+    return this.stream.readableLength + this.decoder.pending
+  }
+
+  /**
    * Starts keepalive: a PING whenever nothing arrived for `intervalMs`; after
    * `count` unanswered pings the connection is declared dead and closed.
    */
   startKeepalive(intervalMs: number, count: number): void {
-    if (intervalMs <= 0 || this.keepaliveTimer || this.isClosed) return
+    if (intervalMs <= 0 || this.keepaliveTimer || this.isClosed || this.dedicated) return
     this.keepaliveTimer = setInterval(() => {
       if (Date.now() - this.lastRx < intervalMs) {
         this.unansweredPings = 0
@@ -252,7 +309,10 @@ export class RpcConnection extends EventEmitter<RpcEvents> {
   private route(pkt: Packet): void {
     const h = pkt.header
     if (h.program === KEEPALIVE_PROGRAM) {
-      if (h.procedure === KEEPALIVE_PROC_PING) this.sendKeepalive(KEEPALIVE_PROC_PONG)
+      if (h.procedure === KEEPALIVE_PROC_PING) {
+        this.pingsReceived++
+        this.sendKeepalive(KEEPALIVE_PROC_PONG)
+      }
       return
     }
     if (h.program !== REMOTE_PROGRAM) return

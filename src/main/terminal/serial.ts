@@ -44,6 +44,12 @@ export class SerialBackend implements TerminalBackend {
     // A serial line has no window size to set.
   }
 
+  /**
+   * Called by the session at the same client-side bound as SSH sessions. The
+   * console stream then fills its small readable buffer and, on its own
+   * connection, stops reading the libvirt socket, so the daemon stops reading
+   * the guest's console and nothing piles up here.
+   */
   pause(): void {
     this.stream.pause()
   }
