@@ -95,7 +95,15 @@ export class RpcConnection extends EventEmitter<RpcEvents> {
     super()
     stream.on('data', (chunk: Buffer) => this.onData(chunk))
     stream.on('error', (err: Error) => this.shutdown(this.wrapTransportError(err)))
-    stream.on('end', () => this.shutdown())
+    // The end of the daemon's data is not yet the end of the transport: over SSH the remote
+    // command's exit status (the reason, e.g. "virt-ssh-helper: command not found") can arrive
+    // just after EOF and before 'close'. So shut down on 'close' (which follows 'end' on sockets
+    // and channels alike), with a timer in case a transport never closes.
+    stream.on('end', () => {
+      const t = setTimeout(() => this.shutdown(), 1000)
+      t.unref?.()
+      stream.once('close', () => clearTimeout(t))
+    })
     stream.on('close', () => this.shutdown())
   }
 
