@@ -26,7 +26,8 @@ export interface E2eServer {
   token(username: string, ttl?: string): Promise<string>
   /** Runs any `voidvm-server` command against this data dir. */
   cli(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }>
-  stop(): Promise<void>
+  /** Stops the server and removes its data dir, unless `keepDataDir` (to start another server on it). */
+  stop(opts?: { keepDataDir?: boolean }): Promise<void>
 }
 
 export interface E2eServerOptions {
@@ -35,6 +36,10 @@ export interface E2eServerOptions {
   /** More `serve` arguments. */
   args?: string[]
   env?: Record<string, string>
+  /** Listen on this port instead of an ephemeral one (e.g. the port of a server that stopped). */
+  port?: number
+  /** Use this data dir (e.g. a stopped server's, so its users and tokens stay valid). */
+  dataDir?: string
 }
 
 const BIN = 'bin/voidvm-server.js'
@@ -68,12 +73,13 @@ export async function startE2eServer(
   legacyEnv: Record<string, string> = {},
 ): Promise<E2eServer> {
   const opts: E2eServerOptions = Array.isArray(optsOrArgs) ? { args: optsOrArgs, env: legacyEnv } : optsOrArgs
-  const dataDir = await mkdtemp(join(tmpdir(), 'voidvm-e2e-'))
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'voidvm-e2e-')))
+  const port = String(opts.port ?? 0)
   const env = { VOIDVM_DATA_DIR: dataDir, ...opts.env }
-  const args = ['serve', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])]
+  const args = ['serve', '--port', port, '--data-dir', dataDir, ...(opts.args ?? [])]
   if (!args.includes('--libvirt-uri')) args.push('--libvirt-uri', opts.libvirtUri ?? 'test:///default')
   const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, VOIDVM_PORT: '0', ...env },
+    env: { ...process.env, VOIDVM_PORT: port, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
@@ -116,9 +122,10 @@ export async function startE2eServer(
       const r = await must(['token', username, ...(ttl ? ['--ttl', ttl] : [])])
       return r.stdout.trim()
     },
-    stop: () =>
+    stop: stopOpts =>
       new Promise<void>(ok => {
-        const done = () => void rm(dataDir, { recursive: true, force: true }).then(() => ok())
+        const done = () =>
+          stopOpts?.keepDataDir ? ok() : void rm(dataDir, { recursive: true, force: true }).then(() => ok())
         if (child.exitCode !== null) return done()
         child.once('exit', done)
         child.kill('SIGTERM')

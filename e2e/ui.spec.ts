@@ -501,12 +501,23 @@ test('desktop mode: the embedded server opens without a login; without one, save
   }
 })
 
-test('when the server goes away, the app says so and keeps retrying with backoff', async () => {
-  await server.stop()
+test('when the server goes away, the app says so, keeps retrying with backoff, and comes back by itself', async () => {
+  test.setTimeout(90_000)
+  const port = Number(new URL(server.url).port)
+  const dataDir = server.dataDir
+  await server.stop({ keepDataDir: true })
   const banner = page.getByRole('alert').filter({ hasText: 'The server cannot be reached' })
   await expect(banner).toBeVisible({ timeout: 15_000 })
   await expect(page.getByTestId('connection-state')).toHaveAttribute('data-state', 'reconnecting')
   // Backoff starts short (the first retries come within seconds).
   await expect(banner).toContainText(/Retrying in ([0-9]|1[0-9]) s \(attempt \d+\)/)
   await shot(page, '17-reconnecting')
+  // The server returns on the same address with the same data (the session's token stays valid):
+  // the app reconnects without a click, subscribes again and shows live state.
+  server = await startE2eServer({ libvirtUri: 'qemu:///system', port, dataDir })
+  await expect(page.getByTestId('connection-state')).toHaveAttribute('data-state', 'open', { timeout: 45_000 })
+  await expect(banner).toBeHidden()
+  await page.getByRole('button', { name: 'Virtual machines' }).click()
+  await expect(badge(page, GUEST)).toHaveAttribute('data-status', 'running', { timeout: 15_000 })
+  await shot(page, '18-reconnected')
 })
