@@ -441,19 +441,22 @@ export async function openSsh(
           // Kept for the error message when the helper exits early.
           if (stderr.length < 2000) stderr += d.toString('utf8')
         })
-        channel.once('exit', (code: number | null) => {
-          if (code && code !== 0) {
+        // sshd may send the exit status before the last of the command's stderr (it drains the
+        // pipes after the child exits): report a failed command on 'close', when all of it is in.
+        let exitCode: number | null = null
+        channel.once('exit', (code: number | null) => (exitCode = code))
+        channel.once('close', () => {
+          // Only while someone listens (the rpc layer does once connected): an unheard 'error' throws.
+          if (exitCode && channel.listenerCount('error') > 0)
             channel.emit(
               'error',
               new LibvirtConnectionError(
-                scrub(`${description}: remote command exited with ${code}${stderr ? `: ${stderr.trim()}` : ''}`),
+                scrub(`${description}: remote command exited with ${exitCode}${stderr ? `: ${stderr.trim()}` : ''}`),
                 'ssh-command-failed',
               ),
             )
-            channel.destroy()
-          }
+          client.end()
         })
-        channel.once('close', () => client.end())
         resolve({ stream: channel, description, dispose: () => (channel.destroy(), client.end()) })
       })
     }
