@@ -6,17 +6,14 @@
  * not affected. Also `serve --max-connections-per-address` / its variable.
  */
 import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { request, type IncomingMessage } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Socket } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { DEFAULT_LIMITS } from '../../src/main/server/index.js'
 import { startTestServer, type TestServer } from '../fixtures/server.js'
-import { connect, type TestClient } from '../fixtures/ws-client.js'
+import { connect, rawUpgrade, type TestClient, type UpgradeResult } from '../fixtures/ws-client.js'
 import { HEADLESS, ROOT } from '../fixtures/cli.js'
 
 const servers: TestServer[] = []
@@ -26,36 +23,11 @@ afterAll(async () => {
   await Promise.all(servers.map(s => s.close()))
 })
 
-interface UpgradeResult {
-  status: number
-  body: string
-  /** The upgraded socket (status 101); the caller ends it. */
-  socket?: Socket
-}
-
 /** A raw WebSocket upgrade request from `localAddress`, to read the refusal's status and body. */
 function upgrade(wsUrl: string, token: string | undefined, localAddress = '127.0.0.1'): Promise<UpgradeResult> {
-  const url = new URL(wsUrl.replace(/^ws/, 'http'))
+  const url = new URL(wsUrl)
   if (token) url.searchParams.set('token', token)
-  return new Promise((ok, fail) => {
-    const req = request(url, {
-      localAddress,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': randomBytes(16).toString('base64'),
-      },
-    })
-    req.once('upgrade', (res: IncomingMessage, socket: Socket) => ok({ status: res.statusCode ?? 0, body: '', socket }))
-    req.once('response', (res: IncomingMessage) => {
-      let body = ''
-      res.on('data', d => (body += String(d)))
-      res.once('end', () => ok({ status: res.statusCode ?? 0, body }))
-    })
-    req.once('error', fail)
-    req.end()
-  })
+  return rawUpgrade(url.toString(), { localAddress, keepOpen: true })
 }
 
 /** A `ws` client from a given local loopback address. */

@@ -5,37 +5,13 @@
  * stays refused (cross-site WebSocket hijacking, cross-site login).
  */
 import { randomBytes } from 'node:crypto'
-import { request as httpRequest } from 'node:http'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DESKTOP_APP_ORIGIN } from '../../src/main/server/index.js'
 import { startTestServer, type TestServer, type TestUser } from '../fixtures/server.js'
+import { rawUpgrade } from '../fixtures/ws-client.js'
 
-/** Sends a WebSocket upgrade by hand and reports the HTTP answer. */
-function upgrade(wsUrl: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((ok, fail) => {
-    const req = httpRequest(wsUrl.replace(/^ws/, 'http'), {
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
-        ...headers,
-      },
-    })
-    req.on('response', res => {
-      let body = ''
-      res.on('data', d => (body += String(d)))
-      res.on('end', () => ok({ status: res.statusCode ?? 0, body }))
-    })
-    req.on('upgrade', (res, socket) => {
-      socket.destroy()
-      ok({ status: res.statusCode ?? 101, body: '' })
-    })
-    req.on('error', fail)
-    req.end()
-  })
-}
+const upgrade = (wsUrl: string, headers: Record<string, string> = {}) => rawUpgrade(wsUrl, { headers })
 
 function loginPost(url: string, origin: string, username: string, password: string): Promise<Response> {
   return fetch(`${url}/api/auth/login`, {

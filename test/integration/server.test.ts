@@ -13,7 +13,9 @@ import WebSocket from 'ws'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ERROR_CODE_LIST } from '../../src/shared/errors.js'
 import { startTestServer, type TestServer, type TestUser } from '../fixtures/server.js'
-import { connect as openClient, ReplyError, type TestClient } from '../fixtures/ws-client.js'
+import { connect as openClient, rawUpgrade, ReplyError, type TestClient } from '../fixtures/ws-client.js'
+
+const upgrade = (wsUrl: string, headers: Record<string, string> = {}) => rawUpgrade(wsUrl, { headers })
 
 // Every client this file opens, so the last test can check every error the server sent.
 const opened: TestClient[] = []
@@ -21,35 +23,6 @@ async function connect(...args: Parameters<typeof openClient>): Promise<TestClie
   const c = await openClient(...args)
   opened.push(c)
   return c
-}
-
-/** Sends a WebSocket upgrade by hand and reports the HTTP answer. */
-function upgrade(
-  wsUrl: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
-  return new Promise((ok, fail) => {
-    const req = httpRequest(wsUrl.replace(/^ws/, 'http'), {
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
-        ...headers,
-      },
-    })
-    req.on('response', res => {
-      let body = ''
-      res.on('data', d => (body += String(d)))
-      res.on('end', () => ok({ status: res.statusCode ?? 0, body, headers: res.headers }))
-    })
-    req.on('upgrade', (res, socket) => {
-      socket.destroy()
-      ok({ status: res.statusCode ?? 101, body: '', headers: res.headers })
-    })
-    req.on('error', fail)
-    req.end()
-  })
 }
 
 async function expectReplyError(p: Promise<unknown>): Promise<ReplyError> {

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHypervisorBridge } from '../../src/main/hypervisor/index.js'
-import { startServer, type Logger, type RunningServer } from '../../src/main/server/index.js'
+import { startServer, type RunningServer } from '../../src/main/server/index.js'
 import { createVncBridge } from '../../src/main/vnc/index.js'
 import { defineTestGuest, guestImagesReady, virsh, waitFor, type TestGuest } from '../fixtures/guest.js'
 import { startTestServer } from '../fixtures/server.js'
@@ -20,6 +20,8 @@ import {
   expectConsolePixels,
   expectError,
   jsonViewer,
+  qemuVncClients,
+  recordingLogger,
   serialReader,
   typeUntilSerial,
   wsViewer,
@@ -28,12 +30,6 @@ import {
 
 const ready = guestImagesReady()
 const PASSWORD = 'Zq7#vnc!' // QEMU allows at most 8 characters
-
-/** Number of VNC clients QEMU reports for a guest (`info vnc`). */
-async function qemuVncClients(name: string): Promise<number> {
-  const out = await virsh('qemu-monitor-command', '--hmp', name, 'info vnc')
-  return (out.match(/^\s*Client:/gm) ?? []).length
-}
 
 if (!ready)
   describe('VNC bridge', () => {
@@ -47,13 +43,7 @@ describe.runIf(ready)('VNC bridge against QEMU', () => {
   let server: RunningServer
   let dataDir: string
   let op: TestClient
-  const logLines: string[] = []
-  const log: Logger = {
-    debug: (m, f) => void logLines.push(`debug ${m} ${JSON.stringify(f ?? {})}`),
-    info: (m, f) => void logLines.push(`info ${m} ${JSON.stringify(f ?? {})}`),
-    warn: (m, f) => void logLines.push(`warn ${m} ${JSON.stringify(f ?? {})}`),
-    error: (m, f) => void logLines.push(`error ${m} ${JSON.stringify(f ?? {})}`),
-  }
+  const { log, lines: logLines } = recordingLogger()
 
   beforeAll(async () => {
     plain = await defineTestGuest({ name: 'voidvm-t-vnc-br' })

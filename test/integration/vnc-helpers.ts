@@ -7,8 +7,9 @@
 import { spawn } from 'node:child_process'
 import WebSocket from 'ws'
 import { expect } from 'vitest'
+import type { Logger } from '../../src/main/server/index.js'
 import { hasNonBlackPixel, MiniRfbClient } from '../../src/main/vnc/rfb-client.js'
-import { waitFor } from '../fixtures/guest.js'
+import { virsh, waitFor } from '../fixtures/guest.js'
 import { refusal, type Frame, type ReplyError, type TestClient } from '../fixtures/ws-client.js'
 
 export interface ConnectReply {
@@ -110,4 +111,18 @@ export async function expectError(p: Promise<unknown>, code: string, field?: str
   expect(r.code).toBe(code)
   if (field) expect(r.field).toBe(field)
   return r
+}
+
+/** Number of VNC clients QEMU reports for a guest (`info vnc`). */
+export async function qemuVncClients(name: string): Promise<number> {
+  const out = await virsh('qemu-monitor-command', '--hmp', name, 'info vnc')
+  return (out.match(/^\s*Client:/gm) ?? []).length
+}
+
+/** A server logger that keeps every line, so a test can check what was (never) logged. */
+export function recordingLogger(): { log: Logger; lines: string[] } {
+  const lines: string[] = []
+  const add = (level: string) => (m: string, f?: Record<string, unknown>) =>
+    void lines.push(`${level} ${m} ${JSON.stringify(f ?? {})}`)
+  return { log: { debug: add('debug'), info: add('info'), warn: add('warn'), error: add('error') }, lines }
 }

@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHypervisorBridge } from '../../src/main/hypervisor/index.js'
-import { startServer, type Logger, type RunningServer } from '../../src/main/server/index.js'
+import { startServer, type RunningServer } from '../../src/main/server/index.js'
 import { createVncBridge } from '../../src/main/vnc/index.js'
 import { connectUpstream } from '../../src/main/vnc/upstream.js'
 import { defineTestGuest, guestImagesReady, virsh, waitFor, type TestGuest } from '../fixtures/guest.js'
 import { connect, type TestClient } from '../fixtures/ws-client.js'
-import { expectError, wsViewer, type ConnectReply } from './vnc-helpers.js'
+import { expectError, qemuVncClients, recordingLogger, wsViewer, type ConnectReply } from './vnc-helpers.js'
 
 const ready = guestImagesReady()
 const TICKET_TTL_MS = 1000
@@ -26,12 +26,6 @@ async function qemuScreen(port: number): Promise<{ width: number; height: number
   const up = await connectUpstream({ kind: 'tcp', host: '127.0.0.1', port }, { timeoutMs: 5000 })
   up.socket.destroy()
   return { width: up.serverInit.width, height: up.serverInit.height }
-}
-
-/** Number of VNC clients QEMU reports for a guest (`info vnc`). */
-async function qemuVncClients(name: string): Promise<number> {
-  const out = await virsh('qemu-monitor-command', '--hmp', name, 'info vnc')
-  return (out.match(/^\s*Client:/gm) ?? []).length
 }
 
 if (!ready)
@@ -44,13 +38,7 @@ describe.runIf(ready)('VNC screen resize and ticket expiry against QEMU', () => 
   let server: RunningServer
   let dataDir: string
   let op: TestClient
-  const logLines: string[] = []
-  const log: Logger = {
-    debug: (m, f) => void logLines.push(`debug ${m} ${JSON.stringify(f ?? {})}`),
-    info: (m, f) => void logLines.push(`info ${m} ${JSON.stringify(f ?? {})}`),
-    warn: (m, f) => void logLines.push(`warn ${m} ${JSON.stringify(f ?? {})}`),
-    error: (m, f) => void logLines.push(`error ${m} ${JSON.stringify(f ?? {})}`),
-  }
+  const { log, lines: logLines } = recordingLogger()
 
   beforeAll(async () => {
     guest = await defineTestGuest({ name: 'voidvm-t-vnc-rs', extraCmdline: 'vga=0x318' })
