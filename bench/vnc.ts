@@ -1,24 +1,26 @@
 /**
  * `npm run bench -- vnc [--frames 4] [--runs 40] [--pings 500] [--width 1280] [--height 720]`
  *
- * A synthetic RFB server (bench/fixtures/rfb-server.ts, in its own process
+ * A synthetic RFB server (test/fixtures/rfb-server.ts, in its own process
  * like QEMU) streams full-screen Raw framebuffer updates on request. The same viewer reaches it through
  * (a) direct TCP, (b) websockify (the proxy noVNC ships with), (c) the VoidVM
  * binary fast path (/ws/vnc) and (d) the VoidVM JSON tunnel (vnc-data,
  * base64), run side by side: throughput (full frames, MB/s) and added
- * latency (1×1 update round trips, compared with direct TCP).
+ * latency (1×1 update round trips, compared with direct TCP), and the
+ * CPU time each proxy process spends per MB relayed (from /proc).
  * Last line: `RESULT vnc-fastpath-vs-websockify <fast-path MB/s ÷ websockify MB/s>`.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
-import { ApiError, startServer, type VmDirectory } from '../src/main/server/index.js'
+import { startServer } from '../src/main/server/index.js'
 import { createVncBridge } from '../src/main/vnc/index.js'
-import { startSyntheticRfbServer } from './fixtures/rfb-server.js'
+import { startSyntheticRfbServer, syntheticVmDirectory } from '../test/fixtures/rfb-server.js'
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -189,22 +191,6 @@ async function jsonPipe(api: ApiInfo, token: string): Promise<Pipe> {
   }
 }
 
-/** The VM directory the bridge sees: one VM whose VNC server is the synthetic fixture. */
-function benchDirectory(port: number): VmDirectory {
-  return {
-    resolve: async ref => {
-      if (ref !== VM) throw new ApiError('VM_NOT_FOUND', `no VM ${ref}`)
-      return { name: VM, uuid: '00000000-0000-4000-8000-000000000001', status: 'running' }
-    },
-    xml: async () => `<domain><devices><graphics type='vnc' port='${port}' listen='127.0.0.1'/></devices></domain>`,
-    interfaceAddresses: async () => [],
-    openConsole: async () => {
-      throw new ApiError('INTERNAL_ERROR', 'no console in the benchmark')
-    },
-    onVmGone: () => () => {},
-  }
-}
-
 async function freePort(): Promise<number> {
   const s = net.createServer()
   await new Promise<void>(ok => s.listen(0, '127.0.0.1', ok))
@@ -231,6 +217,29 @@ async function startWebsockify(target: number): Promise<{ port: number; child: C
 interface Result {
   mbps: number[]
   latencyUs: number[]
+  /** CPU time (ms) the proxy process(es) used during this path's throughput rounds. */
+  proxyCpuMs: number
+}
+
+const TICK_MS = 1000 / 100 // USER_HZ, 100 on Linux
+
+/** user+system CPU ms of a process and its children (websockify forks one per connection). */
+function processTreeCpuMs(pid: number): number {
+  const stat = (p: number | string): string[] | undefined => {
+    try {
+      const st = readFileSync(`/proc/${p}/stat`, 'utf8')
+      return st.slice(st.lastIndexOf(')') + 2).split(' ')
+    } catch {
+      return undefined
+    }
+  }
+  let ticks = 0
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    const f = stat(d)
+    if (f && (Number(d) === pid || Number(f[1]) === pid)) ticks += Number(f[11]) + Number(f[12])
+  }
+  return ticks * TICK_MS
 }
 
 /** Times `frames` full-screen updates; returns MB/s. */
@@ -263,7 +272,7 @@ async function childServer(fixturePort: number): Promise<void> {
     logLevel: 'warn',
     // The latency loop sends hundreds of small vnc-data messages a second.
     limits: { messagesPerSecond: 100_000, messageBurst: 100_000 },
-    bridges: async ctx => [createVncBridge(ctx, benchDirectory(fixturePort))],
+    bridges: async ctx => [createVncBridge(ctx, syntheticVmDirectory(fixturePort, VM))],
   })
   await api.users.add('bench', 'admin', 'bench-password-1', ['*'])
   const token = await api.issueToken('bench')
@@ -328,7 +337,12 @@ async function main(): Promise<void> {
       ['VoidVM fast path', () => fastPathPipe(api, token)],
       ['VoidVM JSON tunnel', () => jsonPipe(api, token)],
     ]
-    const results = new Map<string, Result>(paths.map(([n]) => [n, { mbps: [], latencyUs: [] }]))
+    const proxyPid = new Map([
+      ['websockify', wsfy.child.pid],
+      ['VoidVM fast path', child.pid],
+      ['VoidVM JSON tunnel', child.pid],
+    ])
+    const results = new Map<string, Result>(paths.map(([n]) => [n, { mbps: [], latencyUs: [], proxyCpuMs: 0 }]))
     console.log(
       `RFB ${WIDTH}×${HEIGHT} Raw 32 bpp; ${RUNS} rounds of ${FRAMES} full frames (${((FRAMES * WIDTH * HEIGHT * 4) / 1e6).toFixed(0)} MB) per path, then ${PINGS} 1×1 round trips per path; paths interleaved round by round so a busy host slows them alike`,
     )
@@ -342,18 +356,28 @@ async function main(): Promise<void> {
       viewers.push([name, v, pipe])
     }
     for (let run = 0; run < RUNS; run++)
-      for (const [name, v] of viewers) results.get(name)!.mbps.push(await throughput(v, FRAMES))
+      for (const [name, v] of viewers) {
+        const r = results.get(name)!
+        const pid = proxyPid.get(name)
+        const cpu0 = pid ? processTreeCpuMs(pid) : 0
+        r.mbps.push(await throughput(v, FRAMES))
+        if (pid) r.proxyCpuMs += processTreeCpuMs(pid) - cpu0
+      }
     for (let i = 0; i < PINGS; i++)
       for (const [name, v] of viewers) results.get(name)!.latencyUs.push(await roundTrip(v))
     for (const [, , pipe] of viewers) pipe.close()
 
     const med = (n: string) => ({ mbps: median(results.get(n)!.mbps), us: median(results.get(n)!.latencyUs) })
     const direct = med('direct TCP')
-    console.log(`${'path'.padEnd(20)} ${'MB/s'.padStart(9)} ${'RTT µs'.padStart(9)} ${'added µs'.padStart(9)}`)
+    const mbTotal = (RUNS * FRAMES * (16 + WIDTH * HEIGHT * 4)) / 1e6
+    const cpuPerMb = (n: string): string => (proxyPid.get(n) ? (results.get(n)!.proxyCpuMs / mbTotal).toFixed(3) : '-')
+    console.log(
+      `${'path'.padEnd(20)} ${'MB/s'.padStart(9)} ${'RTT µs'.padStart(9)} ${'added µs'.padStart(9)} ${'proxy CPU ms/MB'.padStart(16)}`,
+    )
     for (const [name] of paths) {
       const m = med(name)
       console.log(
-        `${name.padEnd(20)} ${m.mbps.toFixed(1).padStart(9)} ${m.us.toFixed(0).padStart(9)} ${(m.us - direct.us).toFixed(0).padStart(9)}`,
+        `${name.padEnd(20)} ${m.mbps.toFixed(1).padStart(9)} ${m.us.toFixed(0).padStart(9)} ${(m.us - direct.us).toFixed(0).padStart(9)} ${cpuPerMb(name).padStart(16)}`,
       )
     }
     const fast = med('VoidVM fast path')
@@ -361,6 +385,9 @@ async function main(): Promise<void> {
     const json = med('VoidVM JSON tunnel')
     const ratio = fast.mbps / wsf.mbps
     console.log(`throughput fast path ÷ websockify: ${ratio.toFixed(2)}`)
+    console.log(
+      `proxy CPU per MB fast path ÷ websockify: ${(results.get('VoidVM fast path')!.proxyCpuMs / Math.max(1, results.get('websockify')!.proxyCpuMs)).toFixed(2)}`,
+    )
     console.log(`throughput fast path ÷ direct TCP: ${(fast.mbps / direct.mbps).toFixed(2)}`)
     console.log(`throughput fast path ÷ JSON tunnel: ${(fast.mbps / json.mbps).toFixed(2)} (should be ≤ 3)`)
     console.log(

@@ -97,7 +97,13 @@ export function pushFrame(type: string, data: unknown): string {
  * string through it: base64 needs no JSON escaping, so it is written into the
  * frame as is. The field comes last in `data`.
  */
-export function base64PushFrame(type: string, data: object, field: string, bytes: Uint8Array): Buffer {
+export function base64PushFrame(
+  type: string,
+  data: object,
+  field: string,
+  bytes: Uint8Array,
+  alloc: (size: number) => Buffer = Buffer.allocUnsafe,
+): Buffer {
   const rest = JSON.stringify(data)
   const head =
     `{"type":${JSON.stringify(type)},"data":${rest.slice(0, -1)}${rest.length > 2 ? ',' : ''}` +
@@ -105,12 +111,22 @@ export function base64PushFrame(type: string, data: object, field: string, bytes
   const tail = `"},"timestamp":"${new Date().toISOString()}"}`
   const b64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
   const headLen = Buffer.byteLength(head)
-  const out = Buffer.allocUnsafe(headLen + b64.length + tail.length)
+  const out = alloc(headLen + b64.length + tail.length)
   out.write(head, 0)
   out.write(b64, headLen, 'latin1')
   out.write(tail, headLen + b64.length, 'latin1')
   return out
 }
+
+/**
+ * Reused buffers for base64 push frames up to this size (a 64 KiB VNC read
+ * is an ~87 KiB frame). A fresh buffer per frame made allocation and garbage
+ * collection a large share of the JSON tunnel's CPU (bench/vnc.ts).
+ */
+const FRAME_POOL_SIZE = 96 * 1024
+/** Free frame buffers kept (process-wide); more in flight are left to the GC. */
+const FRAME_POOL_KEEP = 16
+const framePool: Buffer[] = []
 
 /** Bytes corked on one socket before they are flushed anyway (bounds memory within a burst). */
 const CORK_FLUSH_BYTES = 64 * 1024
@@ -165,7 +181,7 @@ export class Connection implements ClientConnection {
   }
 
   /** Sends a serialized text frame, dropping a consumer that let too much pile up. */
-  sendFrame(frame: string | Buffer): boolean {
+  sendFrame(frame: string | Buffer, written?: () => void): boolean {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return false
     if (this.bufferedAmount + frame.length > this.limits.maxBufferedBytes) {
       this.onStalled(this)
@@ -179,7 +195,7 @@ export class Connection implements ClientConnection {
       process.nextTick(this.uncork)
     }
     const before = this.ws.bufferedAmount
-    this.ws.send(frame, { binary: false })
+    this.ws.send(frame, { binary: false }, written)
     this.corkedBytes += this.ws.bufferedAmount - before
     if (this.corkedBytes >= CORK_FLUSH_BYTES) {
       this.raw.uncork()
@@ -203,7 +219,23 @@ export class Connection implements ClientConnection {
   ): boolean {
     if (this.closed) return false
     if (!this.maySee(type, data)) return true
-    return this.sendFrame(base64PushFrame(type, data, field, bytes))
+    let pooled: Buffer | undefined
+    const frame = base64PushFrame(type, data, field, bytes, size => {
+      if (size > FRAME_POOL_SIZE) return Buffer.allocUnsafe(size)
+      pooled = framePool.pop() ?? Buffer.allocUnsafeSlow(FRAME_POOL_SIZE)
+      return pooled.subarray(0, size)
+    })
+    if (!pooled) return this.sendFrame(frame)
+    const buf = pooled
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      if (framePool.length < FRAME_POOL_KEEP) framePool.push(buf)
+    }
+    const sent = this.sendFrame(frame, release)
+    if (!sent) release()
+    return sent
   }
 
   pushLatest<T extends keyof ServerPushes>(key: string, type: T, data: ServerPushes[T]): void {

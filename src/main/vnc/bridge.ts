@@ -27,7 +27,7 @@ import { keyToKeysym, textToKeyPresses } from './keysym.js'
 import { keyEvent, pointerEvent } from './rfb.js'
 import { ScreenSize } from './screen-size.js'
 import { VncSession, type ViewerTransport } from './session.js'
-import { connectUpstream } from './upstream.js'
+import { connectUpstream, READ_CHUNK } from './upstream.js'
 
 export interface VncBridgeOptions {
   /** Ticket lifetime for the binary fast path (ms). */
@@ -130,7 +130,10 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
 
   function jsonViewer(conn: ClientConnection, vmName: string, sessionId: string): ViewerTransport {
     return {
-      send: b => void conn.pushBase64('vnc-data', { vmId: vmName, sessionId }, 'data', b),
+      send: (b, release) => {
+        conn.pushBase64('vnc-data', { vmId: vmName, sessionId }, 'data', b) // encodes b at once
+        release?.()
+      },
       get buffered() {
         return conn.bufferedAmount
       },
@@ -142,9 +145,10 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
     let outstanding = 0
     const waiters: (() => void)[] = []
     return {
-      send: b => {
+      send: (b, release) => {
         outstanding += b.length
         ws.send(b, { binary: true }, () => {
+          release?.()
           outstanding -= b.length
           if (outstanding < WS_LOW_WATER) for (const w of waiters.splice(0)) w()
         })
@@ -171,11 +175,13 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
       const target = vncTargetFromXml(await directory.xml(vm.name, { secure: true }))
       if (typeof target === 'string')
         throw new ApiError('VNC_UNAVAILABLE', `VM "${vm.name}": ${target}`, { vmId: vm.name })
+      const transport = data.transport ?? 'json'
       let up
       try {
         up = await connectUpstream(target.endpoint, {
           password: target.password,
           timeoutMs: options.connectTimeoutMs,
+          readChunkBytes: READ_CHUNK[transport],
         })
       } catch (e) {
         // Handshake errors never carry the password: they describe the exchange only.
@@ -185,7 +191,6 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
           details: why,
         })
       }
-      const transport = data.transport ?? 'json'
       const vncTarget: VncTarget = target
       const entry: Entry = {
         screen: new ScreenSize(

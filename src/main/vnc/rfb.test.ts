@@ -13,21 +13,11 @@ import {
   parseServerInit,
   pointerEvent,
   RfbFramingError,
+  TRUE_COLOR_32,
   type PixelFormat,
 } from './rfb.js'
 
-const pf: PixelFormat = {
-  bitsPerPixel: 32,
-  depth: 24,
-  bigEndian: false,
-  trueColor: true,
-  redMax: 255,
-  greenMax: 255,
-  blueMax: 255,
-  redShift: 16,
-  greenShift: 8,
-  blueShift: 0,
-}
+const pf: PixelFormat = TRUE_COLOR_32
 
 function opensslDes(key: Buffer, block: Buffer): Buffer | undefined {
   try {

@@ -18,6 +18,20 @@ export interface PixelFormat {
   blueShift: number
 }
 
+/** 32 bpp, depth 24, little-endian true colour, red in bits 16–23: what QEMU offers and viewers ask for. */
+export const TRUE_COLOR_32: PixelFormat = {
+  bitsPerPixel: 32,
+  depth: 24,
+  bigEndian: false,
+  trueColor: true,
+  redMax: 255,
+  greenMax: 255,
+  blueMax: 255,
+  redShift: 16,
+  greenShift: 8,
+  blueShift: 0,
+}
+
 export interface ServerInit {
   width: number
   height: number

@@ -6,28 +6,10 @@
  */
 import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { encodeServerInit, keyEvent, parseServerInit, pointerEvent } from './rfb.js'
+import { encodeServerInit, keyEvent, parseServerInit, pointerEvent, TRUE_COLOR_32 } from './rfb.js'
 import { VncSession, type ViewerTransport } from './session.js'
 
-const init = parseServerInit(
-  encodeServerInit(
-    640,
-    480,
-    {
-      bitsPerPixel: 32,
-      depth: 24,
-      bigEndian: false,
-      trueColor: true,
-      redMax: 255,
-      greenMax: 255,
-      blueMax: 255,
-      redShift: 16,
-      greenShift: 8,
-      blueShift: 0,
-    },
-    'unit',
-  ),
-)!.init
+const init = parseServerInit(encodeServerInit(640, 480, TRUE_COLOR_32, 'unit'))!.init
 
 const cleanups: (() => void)[] = []
 afterEach(() => {

@@ -13,12 +13,15 @@ import type { Upstream } from './upstream.js'
 
 /** Where the VNC server's bytes go: a JSON socket (base64 pushes) or a binary WebSocket. */
 export interface ViewerTransport {
-  send(data: Buffer): void
+  /** Sends bytes; calls `release` once it no longer needs them (their buffer is reused). */
+  send(data: Buffer, release?: () => void): void
   /** Bytes queued toward the viewer and not yet on the network. */
   readonly buffered: number
   /** Calls back once, when `buffered` has fallen below the transport's low-water mark. */
   onDrain(cb: () => void): void
 }
+
+const noop = (): void => {}
 
 /** Bytes held from the VNC server before a viewer completes its handshake. */
 const PRE_VIEWER_LIMIT = 1 << 20
@@ -70,7 +73,8 @@ export class VncSession {
     // line lost keys once the shell's line redraws slowed the guest; 25 ms held.
     this.typingDelayMs = opts.typingDelayMs ?? 25
     this.downstream = new RfbServerHandshake(up.serverInit.raw)
-    this.upstream.on('data', this.onUpstreamData)
+    if (up.setSink) up.setSink(this.onUpstreamData)
+    else this.upstream.on('data', (d: Buffer) => this.onUpstreamData(d, noop))
     this.upstream.on('end', () => this.close('the VNC server closed the connection', false))
     this.upstream.on('close', () => this.close('the VNC server connection closed', false))
     this.upstream.on('error', e => this.close(`VNC server connection error: ${e.message}`, true))
@@ -184,25 +188,30 @@ export class VncSession {
     }
   }
 
-  private readonly onUpstreamData = (d: Buffer): void => {
-    if (this.closed) return
+  private readonly onUpstreamData = (d: Buffer, release: () => void): void => {
     const v = this.viewer
-    if (!v || !this.relaying) {
-      // Before the viewer's handshake QEMU sends nothing unrequested but Bell or cut text.
-      this.leftover = Buffer.concat([this.leftover, d])
-      if (this.leftover.length > PRE_VIEWER_LIMIT)
-        this.close('the VNC server sent more than expected before the viewer was ready', true)
+    if (this.closed || !v || !this.relaying) {
+      if (!this.closed) this.hold(d)
+      release()
       return
     }
     // Each read goes out as it comes: merging reads into bigger messages was
     // measured slower for both transports (bench/vnc.ts).
-    v.send(d)
+    v.send(d, release)
     // Bounded memory however slow the viewer: stop reading QEMU until it drains.
     if (v.buffered > this.highWater && !this.paused) {
       this.paused = true
       this.upstream.pause()
       v.onDrain(() => this.resumeUpstream())
     }
+  }
+
+  /** Keeps (a copy of) what QEMU sends before the viewer's handshake. */
+  private hold(d: Buffer): void {
+    // Before the viewer's handshake QEMU sends nothing unrequested but Bell or cut text.
+    this.leftover = Buffer.concat([this.leftover, d])
+    if (this.leftover.length > PRE_VIEWER_LIMIT)
+      this.close('the VNC server sent more than expected before the viewer was ready', true)
   }
 
   private resumeUpstream(): void {

@@ -22,6 +22,8 @@ export interface UpstreamOptions {
   password?: string
   /** Whole handshake deadline (ms). */
   timeoutMs?: number
+  /** Largest read from the VNC server, in bytes (default: READ_CHUNK.json). */
+  readChunkBytes?: number
 }
 
 export interface Upstream {
@@ -31,7 +33,77 @@ export interface Upstream {
   version: 3 | 7 | 8
   /** Bytes that arrived after ServerInit (normally none); the socket is paused. */
   leftover: Buffer
+  /**
+   * Routes the VNC server's bytes from now on. Each chunk lies in a reusable
+   * read buffer: the sink calls `release` once nothing refers to the bytes
+   * any more (a write that took them has completed). Absent on a plain
+   * socket, whose 'data' events carry fresh buffers.
+   */
+  setSink?(sink: ChunkSink): void
 }
+
+/** Receives one read from the VNC server; `release` returns its memory for the next read. */
+export type ChunkSink = (chunk: Buffer, release: () => void) => void
+
+/**
+ * Bytes read from the VNC server per system call. Reads are relayed as they
+ * come, so this is also the largest message a viewer gets. Measured with
+ * bench/vnc.ts: the binary fast path was fastest at 32–48 KiB (smaller frames
+ * keep proxy and viewer working in parallel); the JSON tunnel at 64 KiB
+ * (fewer, larger base64 messages), and both slowed past 128 KiB.
+ */
+export const READ_CHUNK = { websocket: 32 * 1024, json: 64 * 1024 } as const
+/** Free read buffers kept per session; more in flight are left to the GC. */
+const POOL_KEEP = 32
+
+/**
+ * Read buffers recycled once the write that relayed them completes. Node
+ * otherwise allocates a new buffer for every read; at hundreds of MB/s that
+ * allocation and the garbage collection behind it cost more CPU than the
+ * relay itself (bench/vnc.ts).
+ */
+class ReadRouter {
+  private readonly free: Buffer[] = []
+  /** Reads copied while nobody takes them (between the handshake and the session; the socket is paused then). */
+  private readonly held: Buffer[] = []
+  private sink?: ChunkSink
+
+  constructor(private readonly size: number) {}
+
+  /** net.connect's `onread`: each read lands in a pooled buffer and goes to the current sink. */
+  readonly onread = {
+    buffer: (): Buffer => this.free.pop() ?? Buffer.allocUnsafeSlow(this.size),
+    callback: (n: number, buf: Uint8Array): boolean => {
+      const b = buf as Buffer
+      const chunk = b.subarray(0, n)
+      if (this.sink) {
+        // Once only: a buffer in the free list twice would take two reads at once.
+        let given = false
+        this.sink(chunk, () => {
+          if (given) return
+          given = true
+          this.give(b)
+        })
+      } else {
+        this.held.push(Buffer.from(chunk))
+        this.give(b)
+      }
+      return true
+    },
+  }
+
+  /** Sends reads to `sink` from now on (held ones first), or holds them while it is undefined. */
+  route(sink: ChunkSink | undefined): void {
+    this.sink = sink
+    if (sink) for (const b of this.held.splice(0)) sink(b, noop)
+  }
+
+  private give(b: Buffer): void {
+    if (this.free.length < POOL_KEEP) this.free.push(b)
+  }
+}
+
+const noop = (): void => {}
 
 /** Accumulates socket bytes and hands out exact-length reads. */
 class Reader {
@@ -40,13 +112,14 @@ class Reader {
   private failure?: Error
 
   constructor(private readonly socket: net.Socket) {
-    socket.on('data', this.onData)
     socket.on('error', this.onError)
     socket.on('close', this.onClose)
   }
 
-  private readonly onData = (d: Buffer): void => {
+  /** A read from the socket; the bytes are copied, so their buffer may be reused at once. */
+  readonly onData: ChunkSink = (d, release) => {
     this.buf = Buffer.concat([this.buf, d])
+    release()
     this.waiter?.()
   }
   private readonly onError = (e: Error): void => {
@@ -78,7 +151,6 @@ class Reader {
 
   detach(): Buffer {
     this.socket.pause()
-    this.socket.off('data', this.onData)
     this.socket.off('error', this.onError)
     this.socket.off('close', this.onClose)
     return this.buf
@@ -87,8 +159,13 @@ class Reader {
 
 const VERSION_RE = /^RFB (\d{3})\.(\d{3})\n$/
 
-async function handshake(socket: net.Socket, opts: UpstreamOptions): Promise<Upstream> {
+async function handshake(
+  socket: net.Socket,
+  opts: UpstreamOptions,
+  route: (sink: ChunkSink) => void,
+): Promise<Omit<Upstream, 'setSink'>> {
   const r = new Reader(socket)
+  route(r.onData)
   try {
     const banner = (await r.bytes(12)).toString('latin1')
     const m = VERSION_RE.exec(banner)
@@ -186,9 +263,14 @@ export function describeConnectError(endpoint: VncEndpoint, e: unknown): VncHand
 /** Connects and completes the RFB handshake; rejects with a VncHandshakeError saying why. */
 export function connectUpstream(endpoint: VncEndpoint, opts: UpstreamOptions = {}): Promise<Upstream> {
   const timeoutMs = opts.timeoutMs ?? 10_000
+  const reads = new ReadRouter(opts.readChunkBytes ?? READ_CHUNK.json)
+  const onread = reads.onread
   let socket: net.Socket
   try {
-    socket = endpoint.kind === 'tcp' ? net.connect(endpoint.port, endpoint.host) : net.connect(endpoint.path)
+    socket =
+      endpoint.kind === 'tcp'
+        ? net.connect({ port: endpoint.port, host: endpoint.host, onread })
+        : net.connect({ path: endpoint.path, onread })
   } catch (e) {
     // net.connect throws synchronously on arguments it rejects outright (e.g. a NUL in the path).
     return Promise.reject(describeConnectError(endpoint, e))
@@ -199,10 +281,11 @@ export function connectUpstream(endpoint: VncEndpoint, opts: UpstreamOptions = {
       socket.destroy()
       reject(new VncHandshakeError(`the VNC handshake with ${where(endpoint)} did not finish within ${timeoutMs} ms`))
     }, timeoutMs)
-    handshake(socket, opts).then(
+    handshake(socket, opts, s => reads.route(s)).then(
       up => {
         clearTimeout(timer)
-        resolve(up)
+        reads.route(undefined)
+        resolve({ ...up, setSink: s => reads.route(s) })
       },
       (e: unknown) => {
         clearTimeout(timer)
