@@ -217,6 +217,14 @@ test('the console shows the guest screen, and pasted text reaches the guest as k
     )
     .toBeGreaterThan(50)
   await shot(page, '06-console')
+  // A character the console cannot type is refused with the reason, not typed with a gap.
+  await page.getByRole('button', { name: 'Paste as keystrokes' }).click()
+  await page.getByLabel('Text to type').fill('café')
+  await page.getByRole('button', { name: 'Type it' }).click()
+  const refused = page.locator('.toast[data-code="INVALID_MESSAGE"]')
+  await expect(refused).toContainText('"é", U+00E9')
+  await expect(refused).toContainText('US keyboard layout')
+  await refused.getByRole('button', { name: 'Dismiss' }).click()
   // Typed on tty1 (the VNC screen), written to the serial console: it must show up in the serial tab.
   await page.getByRole('button', { name: 'Paste as keystrokes' }).click()
   await page.getByLabel('Text to type').fill('echo vnc-$((6*7))-paste > /dev/ttyS0\n')

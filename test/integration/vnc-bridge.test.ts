@@ -123,6 +123,12 @@ describe.runIf(ready)('VNC bridge against QEMU', () => {
     try {
       const r = await op.request<ConnectReply>('vnc-connect', { vmId: plain.name })
       await typeUntilSerial(op, plain.name, serial)
+      // Text pasted while the user holds Ctrl arrives as written, not as Ctrl+E, Ctrl+C…
+      await typeUntilSerial(op, plain.name, serial, undefined, {
+        command: 'echo vnc-held-$((2*3)) > /dev/ttyS0',
+        expect: 'vnc-held-6',
+        holding: 'Control',
+      })
       const m = await op.request('vnc-input', { vmId: plain.name, inputType: 'mouse', x: 10, y: 10, buttons: 0 })
       expect(m).toEqual({ vmId: plain.name, sessionId: r.sessionId })
       await op.request('vnc-disconnect', { vmId: plain.name })
@@ -178,6 +184,15 @@ describe.runIf(ready)('VNC bridge against QEMU', () => {
       op.request('vnc-input', { vmId: plain.name, inputType: 'text', text: 'bell\u0007' }),
       'INVALID_MESSAGE',
       'data.text',
+    )
+    // QEMU's US keymap has no key for it: refused whole instead of typed as "caf".
+    const accent = await expectError(
+      op.request('vnc-input', { vmId: plain.name, inputType: 'text', text: 'café' }),
+      'INVALID_MESSAGE',
+      'data.text',
+    )
+    expect(accent.message).toContain(
+      'data.text: character 4 ("é", U+00E9) has no key on the US keyboard layout text is typed with; only ASCII characters, newlines and tabs can be typed',
     )
     await expectError(
       op.request('vnc-input', { vmId: plain.name, sessionId: 'nope', inputType: 'text', text: 'x' }),

@@ -86,22 +86,34 @@ export async function typeUntilSerial(
   vmId: string,
   serial: { text: () => string },
   sessionId?: string,
+  opts: {
+    /** Shell command typed as `text` (default: echo vnc-ok-$((6*7)) > /dev/ttyS0). */
+    command?: string
+    /** What the serial console must show (default vnc-ok-42). */
+    expect?: string
+    /** A key held down (vnc-input keyboard) while the text is typed, released after. */
+    holding?: string
+  } = {},
 ): Promise<void> {
+  const command = opts.command ?? 'echo vnc-ok-$((6*7)) > /dev/ttyS0'
+  const marker = opts.expect ?? 'vnc-ok-42'
   let last = 0
   const input = (d: object): Promise<unknown> => client.request('vnc-input', { vmId, sessionId, ...d })
   await waitFor(
     async () => {
-      if (serial.text().includes('vnc-ok-42')) return true
+      if (serial.text().includes(marker)) return true
       if (Date.now() - last > 6000) {
         last = Date.now()
-        await input({ inputType: 'text', text: 'echo vnc-ok-$((6*7)) > /dev/ttyS0' })
+        if (opts.holding) await input({ inputType: 'keyboard', key: opts.holding, down: true })
+        await input({ inputType: 'text', text: command })
+        if (opts.holding) await input({ inputType: 'keyboard', key: opts.holding, down: false })
         await input({ inputType: 'keyboard', key: 'Enter', down: true })
         await input({ inputType: 'keyboard', key: 'Enter', down: false })
       }
       return undefined
     },
     45_000,
-    'vnc-ok-42 on the guest serial console',
+    `${marker} on the guest serial console`,
   )
 }
 

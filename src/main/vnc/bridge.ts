@@ -396,7 +396,7 @@ export function createVncBridge(ctx: BridgeContext, directory: VmDirectory, opti
         }
       }
       if (cur.length) groups.push(cur)
-      if (!s.inject(groups))
+      if (!s.typeText(groups))
         throw new ApiError(
           'RATE_LIMITED',
           `data.text: ${s.queuedInput} characters are still being typed; wait for them before sending more`,

@@ -93,7 +93,10 @@ export const SHIFT_L = 0xffe1
 /**
  * Key presses that type `text` on a US layout: Shift around shifted
  * characters, Enter for newlines (CR LF counts once), Tab for tabs. Throws
- * a RangeError naming the first character that cannot be typed.
+ * a RangeError naming the first character that cannot be typed: control
+ * characters, and anything outside ASCII — QEMU turns keysyms into scancodes
+ * through its US keymap and silently drops a character it has no key for,
+ * so typing "café" would give "caf".
  */
 export function textToKeyPresses(text: string): KeyPress[] {
   const out: KeyPress[] = []
@@ -111,9 +114,15 @@ export function textToKeyPresses(text: string): KeyPress[] {
     else if (ch === '\x1b') keysym = NAMED.Escape!
     else {
       const cp = ch.codePointAt(0)!
+      const code = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`
       if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
-        throw new RangeError(`character U+${cp.toString(16).padStart(4, '0')} cannot be typed`)
-      keysym = codePointToKeysym(cp)
+        throw new RangeError(`character ${i + 1} (${code}) is a control character and cannot be typed`)
+      if (cp > 0x7e)
+        throw new RangeError(
+          `character ${i + 1} ("${ch}", ${code}) has no key on the US keyboard layout text is typed with; ` +
+            'only ASCII characters, newlines and tabs can be typed',
+        )
+      keysym = cp
     }
     const shift = SHIFTED.has(ch)
     if (shift) out.push({ keysym: SHIFT_L, down: true })

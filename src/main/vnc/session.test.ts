@@ -204,3 +204,69 @@ describe('VncSession before any viewer handshake', () => {
     expect(reasons[0]).toMatch(/VNC server closed the connection/)
   })
 })
+
+describe('VncSession typed text', () => {
+  it('types text with the modifiers the user holds released, and presses them again only if still held', async () => {
+    const { proxySide, serverSide } = await socketPair()
+    let received = Buffer.alloc(0)
+    serverSide.on('data', d => (received = Buffer.concat([received, d])))
+    const s = new VncSession(
+      { socket: proxySide, serverInit: init, version: 8, leftover: Buffer.alloc(0) },
+      { onClose: () => {}, typingDelayMs: 40 },
+    )
+    const v = viewer()
+    s.attachViewer(v)
+    s.fromViewer(handshake)
+    const CTRL = 0xffe3
+    const ALT = 0xffe9
+    const typed = (ch: string): Buffer[] => [keyEvent(ch.charCodeAt(0), true), keyEvent(ch.charCodeAt(0), false)]
+    const hex = (bufs: Buffer[]): string => Buffer.concat(bufs).toString('hex')
+
+    // Ctrl held through the viewer's own RFB stream (QEMU extended key event), Alt through vnc-input.
+    const qemuCtrlDown = Buffer.from([255, 0, 0, 1, 0, 0, 0xff, 0xe3, 0, 0, 0, 0x1d])
+    s.fromViewer(qemuCtrlDown)
+    s.inject([[keyEvent(ALT, true)]])
+    expect(s.typeText([typed('a'), typed('b')])).toBe(true)
+    const first = [qemuCtrlDown, keyEvent(ALT, true)]
+    const expectedBoth = [
+      ...first,
+      keyEvent(CTRL, false),
+      keyEvent(ALT, false),
+      ...typed('a'),
+      ...typed('b'),
+      keyEvent(CTRL, true),
+      keyEvent(ALT, true),
+    ]
+    await until(() => received.length >= Buffer.concat(expectedBoth).length)
+    await new Promise(r => setTimeout(r, 100)) // nothing more follows
+    expect(received.toString('hex')).toBe(hex(expectedBoth))
+
+    // The user lets go of Ctrl while the text is typed: only Alt is pressed again.
+    received = Buffer.alloc(0)
+    expect(s.typeText([typed('x'), typed('y'), typed('z')])).toBe(true)
+    await until(() => received.length > 0)
+    s.fromViewer(keyEvent(CTRL, false))
+    const expectedAfter = [
+      keyEvent(CTRL, false),
+      keyEvent(ALT, false),
+      ...typed('x'),
+      keyEvent(CTRL, false), // the viewer's own release, passed through as sent
+      ...typed('y'),
+      ...typed('z'),
+      keyEvent(ALT, true),
+    ]
+    await until(() => received.length >= Buffer.concat(expectedAfter).length)
+    await new Promise(r => setTimeout(r, 100))
+    expect(received.toString('hex')).toBe(hex(expectedAfter))
+
+    // Nothing held: text goes out as typed, with no modifier events around it.
+    s.inject([[keyEvent(ALT, false)]])
+    await new Promise(r => setTimeout(r, 100))
+    received = Buffer.alloc(0)
+    s.typeText([typed('q')])
+    await until(() => received.length >= 16)
+    await new Promise(r => setTimeout(r, 100))
+    expect(received.toString('hex')).toBe(hex(typed('q')))
+    s.close('done')
+  })
+})

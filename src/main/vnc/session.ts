@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import type net from 'node:net'
 import { RfbServerHandshake } from './downstream.js'
-import { ClientMessageFramer, RfbFramingError, type ServerInit } from './rfb.js'
+import { ClientMessageFramer, keyEvent, RfbFramingError, type ServerInit } from './rfb.js'
 import type { Upstream } from './upstream.js'
 
 /** Where the VNC server's bytes go: a JSON socket (base64 pushes) or a binary WebSocket. */
@@ -22,6 +22,18 @@ export interface ViewerTransport {
 }
 
 const noop = (): void => {}
+
+/** Shift, Control, Meta, Alt, Super and Hyper (left and right), AltGr (ISO_Level3_Shift), Mode_switch. */
+const MODIFIER_KEYSYMS = new Set([
+  0xffe1, 0xffe2, 0xffe3, 0xffe4, 0xffe7, 0xffe8, 0xffe9, 0xffea, 0xffeb, 0xffec, 0xffed, 0xffee, 0xfe03, 0xff7e,
+])
+
+/** One group of RFB messages written together; typed text marks its first and last character. */
+interface QueuedInput {
+  group: Buffer[]
+  textStart?: boolean
+  textEnd?: boolean
+}
 
 /** Bytes held from the VNC server before a viewer completes its handshake. */
 const PRE_VIEWER_LIMIT = 1 << 20
@@ -56,7 +68,11 @@ export class VncSession {
   private relaying = false
   private leftover: Buffer
   /** Injected input waiting its turn (text is typed at a pace), as groups written together. */
-  private readonly inputQueue: Buffer[][] = []
+  private readonly inputQueue: QueuedInput[] = []
+  /** Modifier keysyms the user holds down now. */
+  private readonly heldModifiers = new Set<number>()
+  /** The modifiers released for the text being typed, to press again after it. */
+  private releasedForText: number[] = []
   private typing?: NodeJS.Timeout
   private readonly drainWaiters: (() => void)[] = []
 
@@ -136,6 +152,7 @@ export class VncSession {
       this.close(`RFB protocol error from the viewer: ${msg}`, true)
       return true
     }
+    for (const m of messages) this.observeKey(m)
     // Whole client messages only, so injected input can never land inside one.
     if (messages.length) return this.writeUpstream(messages.length === 1 ? messages[0]! : Buffer.concat(messages))
     return true
@@ -146,15 +163,29 @@ export class VncSession {
   }
 
   /**
-   * Injects whole RFB messages (KeyEvent/PointerEvent). Each group is written
-   * at once; several groups (typed text) are paced so QEMU's keyboard queue
-   * keeps up.
+   * Injects whole RFB messages (KeyEvent/PointerEvent), each group written at
+   * once. Input waits behind text still being typed.
    */
   inject(groups: Buffer[][]): boolean {
+    return this.enqueue(groups.map(group => ({ group })))
+  }
+
+  /**
+   * Types text: one group per character, paced so QEMU's keyboard queue keeps
+   * up. Modifiers the user holds down (Ctrl from a viewer, say) are released
+   * first, so the text arrives as written rather than as shortcuts, and
+   * pressed again afterwards if the user still holds them.
+   */
+  typeText(groups: Buffer[][]): boolean {
+    if (groups.length === 0) return true
+    return this.enqueue(groups.map((group, i) => ({ group, textStart: i === 0, textEnd: i === groups.length - 1 })))
+  }
+
+  private enqueue(items: QueuedInput[]): boolean {
     if (this.closed) return true
     // Typed text waits its turn; the backlog is bounded so memory stays bounded too.
-    if (this.inputQueue.length + groups.length > MAX_QUEUED_INPUT) return false
-    for (const g of groups) this.inputQueue.push(g)
+    if (this.inputQueue.length + items.length > MAX_QUEUED_INPUT) return false
+    for (const item of items) this.inputQueue.push(item)
     if (!this.typing) this.pumpInput()
     return true
   }
@@ -166,10 +197,38 @@ export class VncSession {
 
   private pumpInput = (): void => {
     this.typing = undefined
-    const g = this.inputQueue.shift()
-    if (!g || this.closed) return
-    this.writeUpstream(Buffer.concat(g))
+    const item = this.inputQueue.shift()
+    if (!item || this.closed) return
+    let msgs = item.group
+    if (item.textStart === undefined) for (const m of msgs) this.observeKey(m)
+    if (item.textStart) {
+      this.releasedForText = [...this.heldModifiers]
+      msgs = [...this.releasedForText.map(k => keyEvent(k, false)), ...msgs]
+    }
+    if (item.textEnd) {
+      const again = this.releasedForText.filter(k => this.heldModifiers.has(k))
+      msgs = [...msgs, ...again.map(k => keyEvent(k, true))]
+      this.releasedForText = []
+    }
+    this.writeUpstream(msgs.length === 1 ? msgs[0]! : Buffer.concat(msgs))
     if (this.inputQueue.length) this.typing = setTimeout(this.pumpInput, this.typingDelayMs)
+  }
+
+  /** Follows the modifiers the user holds, from the viewer's key events and injected ones. */
+  private observeKey(m: Buffer): void {
+    let keysym: number
+    let down: boolean
+    if (m[0] === 4 && m.length >= 8) {
+      down = m[1] !== 0
+      keysym = m.readUInt32BE(4)
+    } else if (m[0] === 255 && m[1] === 0 && m.length >= 12) {
+      // QEMU extended key event: down flag (u16), keysym, keycode.
+      down = m.readUInt16BE(2) !== 0
+      keysym = m.readUInt32BE(4)
+    } else return
+    if (!MODIFIER_KEYSYMS.has(keysym)) return
+    if (down) this.heldModifiers.add(keysym)
+    else this.heldModifiers.delete(keysym)
   }
 
   private writeUpstream(buf: Buffer): boolean {

@@ -3,7 +3,7 @@ import { ERROR_CODE_LIST } from '../../../shared/errors'
 import { SYSTEM_EVENTS, VM_STATUSES } from '../../../shared/protocol'
 import { en } from './en'
 import { zhCN } from './zh-CN'
-import { describeActor, describeError, describeEvent, i18n } from './index'
+import { describeActor, describeError, describeEvent, describeServerError, i18n } from './index'
 
 function keys(o: object, prefix = ''): string[] {
   return Object.entries(o).flatMap(([k, v]) =>
@@ -30,6 +30,23 @@ describe('translations', () => {
     for (const e of SYSTEM_EVENTS) expect(en.events.name).toHaveProperty([e])
     for (const c of ERROR_CODE_LIST) expect(en.error).toHaveProperty([c])
     for (const s of VM_STATUSES) expect(en.status).toHaveProperty([s])
+  })
+
+  it('shows the server’s message under a translated error title, since it says what to fix', () => {
+    const msg = 'data.text: character 4 ("é", U+00E9) has no key on the US keyboard layout text is typed with'
+    expect(describeServerError('INVALID_MESSAGE', msg, 'web')).toEqual({
+      title: 'The request was invalid.',
+      body: `web · ${msg}`,
+    })
+    // Details already in the message are not repeated; others are.
+    expect(describeServerError('VNC_CONNECT_FAILED', 'could not open: refused', undefined, 'refused').body).toBe(
+      'could not open: refused',
+    )
+    expect(describeServerError('VNC_CONNECT_FAILED', 'could not open', undefined, 'refused').body).toBe(
+      'could not open · refused',
+    )
+    // A code without a translation shows the server text once, as the title.
+    expect(describeServerError('NOT_A_CODE', 'server says')).toEqual({ title: 'server says', body: undefined })
   })
 
   it('localises server events and errors from their codes, not the server text', async () => {

@@ -54,6 +54,24 @@ export function describeError(code: string, fallback: string): string {
   return i18n.exists(key) ? i18n.t(key) : fallback
 }
 
+/**
+ * A server error for a toast: the code's translated summary as the title,
+ * and the server's own message below it, since that is what says what to
+ * fix (which field, which character, which limit).
+ */
+export function describeServerError(
+  code: string,
+  message: string,
+  vmId?: string,
+  details?: string,
+): { title: string; body?: string } {
+  const title = describeError(code, message)
+  const said = title === message ? undefined : message
+  const extra = details && !(said ?? title).includes(details) ? details : undefined
+  const body = [vmId, said, extra].filter(Boolean).join(' · ') || undefined
+  return { title, body }
+}
+
 export const LANGS = [
   { code: 'en', label: 'English' },
   { code: 'zh-CN', label: '简体中文' },

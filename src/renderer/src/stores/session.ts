@@ -9,7 +9,7 @@ import { RequestError, type SocketFactory } from '../api/types'
 import { workerSocketFactory } from '../api/workerSocket'
 import { ACTION_REQUEST, type UiAction } from '../lib/permissions'
 import { load, save } from '../lib/storage'
-import { i18n, describeActor, describeError, describeEvent } from '../i18n'
+import { i18n, describeActor, describeEvent, describeServerError } from '../i18n'
 import { clearPending, ingestVmStatus, removeVm, resetVms, setPending } from './vms'
 import { ingestHost, setHostInterval, useHostStore } from './host'
 import { addEvent, pushToast } from './events'
@@ -67,7 +67,7 @@ export function startSession(server: ServerTarget, token: string, o: StartOption
       }
     }),
     c.on('error', d =>
-      pushToast({ level: 'error', title: describeError(d.code, d.message), body: d.vmId, code: d.code }),
+      pushToast({ level: 'error', ...describeServerError(d.code, d.message, d.vmId, d.details), code: d.code }),
     ),
     attachTerminalPushes(c),
   ]
@@ -92,8 +92,7 @@ export function reportError(err: unknown, vmId?: string): void {
     if (err.code === 'DISCONNECTED') return // the connection banner already says so
     pushToast({
       level: 'error',
-      title: describeError(err.code, err.message),
-      body: [vmId ?? err.vmId, err.details].filter(Boolean).join(' · ') || undefined,
+      ...describeServerError(err.code, err.message, vmId ?? err.vmId, err.details),
       code: err.code,
     })
   } else pushToast({ level: 'error', title: err instanceof Error ? err.message : String(err) })
