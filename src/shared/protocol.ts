@@ -48,6 +48,8 @@ export const vmControlData = z.object({
   force: z.boolean().optional(),
 })
 
+export const vmInfoData = z.object({ vmId: vmRef })
+
 export const vncConnectData = z.object({
   vmId: vmRef,
   /** "json" (default): RFB bytes travel as base64 in vnc-data; "websocket": also returns a binary WebSocket url. */
@@ -132,6 +134,7 @@ export const CLIENT_MESSAGES = {
   subscribe: subscribeData,
   unsubscribe: unsubscribeData,
   'vm-control': vmControlData,
+  'vm-info': vmInfoData,
   'vnc-connect': vncConnectData,
   'vnc-data': vncDataData,
   'vnc-input': vncInputData,
@@ -234,6 +237,70 @@ export interface VmControlResponseData {
   status: 'success'
 }
 
+/** One `<disk>` of a VM. Sizes come from libvirt when it can tell (bytes). */
+export interface VmDiskInfo {
+  /** The guest-side name: "vda", "sda", "hdc". */
+  target: string
+  /** "disk", "cdrom", "floppy" or "lun". */
+  device: string
+  bus?: string
+  /** File or block device path, "pool/volume", or "protocol://host/name" for network disks; absent for an empty drive. */
+  source?: string
+  /** Image format ("qcow2", "raw"). */
+  format?: string
+  readonly: boolean
+  /** Size as the guest sees it. */
+  capacityBytes?: number
+  /** Space the image takes on the host. */
+  allocationBytes?: number
+}
+
+/** One `<interface>` of a VM, with the guest addresses VoidVM could find for its MAC. */
+export interface VmNicInfo {
+  mac?: string
+  /** "network", "bridge", "direct", "user", "ethernet", … */
+  type: string
+  /** The network name, bridge or host device it is attached to. */
+  source?: string
+  /** The NIC model the guest sees ("virtio", "e1000"). */
+  model?: string
+  /** The host-side device while running ("vnet3"). */
+  hostDevice?: string
+  /** IPv4 first; empty when none is known (stopped VM, no lease, no traffic yet). */
+  addresses: string[]
+}
+
+/** One `<graphics>` device; never its password. */
+export interface VmGraphicsInfo {
+  type: string
+  /** The display port while running (VNC 5900+). */
+  port?: number
+  listen?: string
+}
+
+/** `vm-info-response`: a VM's configuration and where it can be reached. */
+export interface VmInfoData {
+  vmId: string
+  uuid: string
+  name: string
+  title?: string
+  description?: string
+  status: VmStatusValue
+  /** False for a transient VM (gone once it stops). */
+  persistent: boolean
+  /** Starts when the host boots. */
+  autostart: boolean
+  /** OS type ("hvm"), architecture ("x86_64") and machine type ("pc-q35-7.2"). */
+  os: { type: string; arch?: string; machine?: string }
+  vcpus: number
+  /** Current and maximum memory, KiB. */
+  memoryKiB: number
+  maxMemoryKiB: number
+  disks: VmDiskInfo[]
+  nics: VmNicInfo[]
+  graphics: VmGraphicsInfo[]
+}
+
 export interface VncConnectResponseData {
   vmId: string
   sessionId: string
@@ -296,6 +363,7 @@ export interface ServerResponses {
   'subscribe-response': SubscribeResponseData
   'unsubscribe-response': SubscribeResponseData
   'vm-control-response': VmControlResponseData
+  'vm-info-response': VmInfoData
   'vnc-connect-response': VncConnectResponseData
   'vnc-data-response': { vmId: string; sessionId: string }
   'vnc-input-response': { vmId: string; sessionId: string }

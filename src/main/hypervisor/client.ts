@@ -59,6 +59,10 @@ export interface HvClient extends HvEvents {
   xml(dom: HvDomain, secure: boolean): Promise<string>
   /** source: 0 = DHCP lease, 2 = ARP table. */
   interfaceAddresses(dom: HvDomain, source: 0 | 2): Promise<HvInterface[]>
+  autostart(dom: HvDomain): Promise<boolean>
+  persistent(dom: HvDomain): Promise<boolean>
+  /** A disk's sizes in bytes, the disk named by its target ("vda"). */
+  blockInfo(dom: HvDomain, disk: string): Promise<{ capacity: number; allocation: number }>
   openConsole(dom: HvDomain): Promise<Duplex>
   close(): Promise<void>
 }

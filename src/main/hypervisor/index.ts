@@ -137,6 +137,13 @@ export async function createHypervisorBridge(
     handle: (data, hctx) => service.control(data.vmId, data.action, data.force ?? false, hctx.principal),
   }
 
+  const vmInfo: MessageHandler<'vm-info'> = {
+    type: 'vm-info',
+    permission: 'view',
+    vmIdOf: d => d.vmId,
+    handle: data => service.info(data.vmId),
+  }
+
   const statusTopic = (topic: 'vm-status' | 'vm-status-all'): TopicProvider => ({
     topic,
     permission: 'view',
@@ -153,7 +160,7 @@ export async function createHypervisorBridge(
 
   const bridge: Bridge = {
     name: 'hypervisor',
-    handlers: [vmControl as unknown as MessageHandler],
+    handlers: [vmControl as unknown as MessageHandler, vmInfo as unknown as MessageHandler],
     topics: [statusTopic('vm-status'), statusTopic('vm-status-all')],
     async resolveVm(vmRef) {
       const known = service.lookupName(vmRef)

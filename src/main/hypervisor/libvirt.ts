@@ -147,6 +147,18 @@ export class LibvirtHvClient implements HvClient {
     return this.run('xml', c => c.domainGetXmlDesc(dom as Domain, { secure }))
   }
 
+  autostart(dom: HvDomain): Promise<boolean> {
+    return this.run('autostart', c => c.domainGetAutostart(dom as Domain))
+  }
+
+  persistent(dom: HvDomain): Promise<boolean> {
+    return this.run('persistent', c => c.domainIsPersistent(dom as Domain))
+  }
+
+  blockInfo(dom: HvDomain, disk: string): Promise<{ capacity: number; allocation: number }> {
+    return this.run('blockInfo', c => c.domainGetBlockInfo(dom as Domain, disk))
+  }
+
   interfaceAddresses(dom: HvDomain, source: 0 | 2): Promise<HvInterface[]> {
     const src = source === 0 ? InterfaceAddressSource.LEASE : InterfaceAddressSource.ARP
     return this.run('interfaceAddresses', c => c.domainInterfaceAddresses(dom as Domain, src))

@@ -8,10 +8,18 @@ import type { Duplex } from 'node:stream'
 import type { ClientConnection, Logger, Principal, VmDirectory } from '../server/bridge.js'
 import { ApiError } from '../server/bridge.js'
 import { controlFailureCode } from '../../shared/errors.js'
-import type { SystemEventData, SystemEventName, VmAction, VmStatusData, VmStatusValue } from '../../shared/protocol.js'
+import type {
+  SystemEventData,
+  SystemEventName,
+  VmAction,
+  VmInfoData,
+  VmStatusData,
+  VmStatusValue,
+} from '../../shared/protocol.js'
 import { isConnectionLost, isDomainNotFound, LibvirtTimeoutError } from '../libvirt/errors.js'
 import type { HvClient, HvDomain, HvDomainInfo } from './client.js'
 import { planControl } from './control.js'
+import { parseDomainConfig } from './domain-config.js'
 import { addressesForMacs, interfaceMacs, readLocalNeighbours, type NeighbourEntry } from './neighbours.js'
 import {
   buildEvent,
@@ -277,6 +285,96 @@ export class HypervisorService implements VmDirectory {
     const macs = interfaceMacs(xml)
     if (!macs.length) return out
     return addressesForMacs(await (this.opts.readNeighbours ?? readLocalNeighbours)(), macs)
+  }
+
+  /**
+   * A VM's configuration (vm-info): the XML's identity, OS, vCPUs, memory,
+   * disks, interfaces and displays, with autostart and persistence, disk
+   * sizes where libvirt can tell, and each interface's guest addresses
+   * (found as interfaceAddresses finds them, matched by MAC).
+   */
+  async info(vmRef: string): Promise<VmInfoData> {
+    const d = await this.lookupDomain(vmRef)
+    const [xml, state, autostart, persistent] = await Promise.all([
+      this.client.xml(d, false),
+      this.client.state(d),
+      this.client.autostart(d),
+      this.client.persistent(d),
+    ]).catch((e: unknown) => {
+      throw this.domainError(e, vmRef)
+    })
+    const cfg = parseDomainConfig(xml)
+    const running = d.id !== -1
+    const [sizes, addresses] = await Promise.all([
+      Promise.all(
+        cfg.disks.map(disk =>
+          // An empty CD drive or a network disk the daemon cannot size: shown without sizes.
+          disk.source && disk.target ? this.client.blockInfo(d, disk.target).catch(() => undefined) : undefined,
+        ),
+      ),
+      running
+        ? this.addressesByMac(
+            d,
+            cfg.nics.flatMap(n => (n.mac ? [n.mac] : [])),
+          )
+        : new Map<string, string[]>(),
+    ])
+    return {
+      vmId: d.name,
+      uuid: d.uuid,
+      name: d.name,
+      ...(cfg.title ? { title: cfg.title } : {}),
+      ...(cfg.description ? { description: cfg.description } : {}),
+      status: statusOf(state),
+      persistent,
+      autostart,
+      os: cfg.os,
+      vcpus: cfg.vcpus,
+      memoryKiB: cfg.memoryKiB,
+      maxMemoryKiB: cfg.maxMemoryKiB,
+      disks: cfg.disks.map((disk, i) => {
+        const size = sizes[i]
+        return size ? { ...disk, capacityBytes: size.capacity, allocationBytes: size.allocation } : disk
+      }),
+      nics: cfg.nics.map(n => ({ ...n, addresses: (n.mac && addresses.get(n.mac)) || [] })),
+      graphics: cfg.graphics,
+    }
+  }
+
+  /** Guest addresses per interface MAC: DHCP leases, libvirt's ARP source, then (local daemon) the neighbour table. */
+  private async addressesByMac(d: HvDomain, macs: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>()
+    const add = (mac: string, addrs: string[]): void => {
+      const have = out.get(mac) ?? []
+      for (const a of addrs) if (!have.includes(a)) have.push(a)
+      if (have.length) out.set(mac, have)
+    }
+    for (const source of [0, 2] as const) {
+      if (macs.every(m => out.has(m))) break
+      const ifaces = await this.client.interfaceAddresses(d, source).catch(() => [])
+      for (const i of ifaces) {
+        const mac = i.hwaddr?.toLowerCase()
+        if (!mac || out.has(mac)) continue
+        // IPv4 first: that is the address people type.
+        add(
+          mac,
+          [...i.addrs.filter(a => a.type === 0), ...i.addrs.filter(a => a.type !== 0)].map(a => a.addr),
+        )
+      }
+    }
+    const missing = macs.filter(m => !out.has(m))
+    if (missing.length && this.client.local === true) {
+      const table = await (this.opts.readNeighbours ?? readLocalNeighbours)().catch(() => [])
+      for (const mac of missing) add(mac, addressesForMacs(table, [mac]))
+    }
+    return out
+  }
+
+  /** A libvirt failure on one VM as the API error a client can act on. */
+  private domainError(e: unknown, vmRef: string): unknown {
+    if (isNotFound(e)) return new ApiError('VM_NOT_FOUND', `no VM named or with UUID '${vmRef}'`, { vmId: vmRef })
+    if (!this.client.connected || isConnectionError(e)) return this.unavailable(vmRef)
+    return e
   }
 
   async openConsole(vmName: string): Promise<Duplex> {

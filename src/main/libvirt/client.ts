@@ -23,6 +23,7 @@ import { RpcConnection } from './rpc.js'
 import { LibvirtStream } from './console.js'
 import { defaultSocketPath, openSsh, openUnixSocket, parseUri, type OpenedTransport } from './transport.js'
 import type {
+  BlockInfo,
   ConnectOptions,
   ConsoleOptions,
   Domain,
@@ -282,6 +283,29 @@ export class LibvirtClient extends EventEmitter<LibvirtClientEvents> {
     if (opts.updateCpu) flags |= DomainXmlFlags.UPDATE_CPU
     if (opts.migratable) flags |= DomainXmlFlags.MIGRATABLE
     return (await this.domCall(Proc.DOMAIN_GET_XML_DESC, dom, w => w.uint(flags))).string()
+  }
+
+  /** Whether the domain starts with the host (virDomainGetAutostart). */
+  async domainGetAutostart(dom: DomainRef): Promise<boolean> {
+    return (await this.domCall(Proc.DOMAIN_GET_AUTOSTART, dom)).int() !== 0
+  }
+
+  /** Whether the domain has a persistent definition (false for a transient one). */
+  async domainIsPersistent(dom: DomainRef): Promise<boolean> {
+    return (await this.domCall(Proc.DOMAIN_IS_PERSISTENT, dom)).int() !== 0
+  }
+
+  /**
+   * Size of one of the domain's disks, named by target ("vda") or source
+   * path: capacity as the guest sees it, allocation and physical size on the
+   * host (bytes).
+   */
+  async domainGetBlockInfo(dom: DomainRef, disk: string): Promise<BlockInfo> {
+    const r = await this.domCall(Proc.DOMAIN_GET_BLOCK_INFO, dom, w => w.string(disk).uint(0))
+    const allocation = Number(r.uhyper())
+    const capacity = Number(r.uhyper())
+    const physical = Number(r.uhyper())
+    return { capacity, allocation, physical }
   }
 
   /** Starts a defined domain; resolves with its handle (now with an id). */

@@ -15,6 +15,13 @@ export interface Domain {
 export type DomainRef = Domain | string
 
 /** DOMAIN_GET_INFO */
+/** virDomainBlockInfo, bytes. */
+export interface BlockInfo {
+  capacity: number
+  allocation: number
+  physical: number
+}
+
 export interface DomainInfo {
   /** virDomainState: 1 running, 2 blocked, 3 paused, 4 shutdown, 5 shutoff, 6 crashed, 7 pmsuspended. */
   state: DomainStateNumber

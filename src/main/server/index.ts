@@ -109,6 +109,7 @@ const DEFAULT_PERMISSIONS: Record<ClientMessageType, Permission> = {
   subscribe: 'view',
   unsubscribe: 'view',
   'vm-control': 'control',
+  'vm-info': 'view',
   'vnc-connect': 'console',
   'vnc-data': 'console',
   'vnc-input': 'console',
@@ -585,10 +586,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         checkPermission(conn, msgType, permission, ref)
         await checkVm(conn, msgType, ref)
         if (!handler) {
-          if (msgType === 'vm-control')
+          if (msgType === 'vm-control' || msgType === 'vm-info')
             throw new ApiError(
               'HYPERVISOR_UNAVAILABLE',
-              'this server runs no hypervisor bridge, so VMs cannot be controlled',
+              `this server runs no hypervisor bridge, so ${msgType === 'vm-info' ? 'VM details are not available' : 'VMs cannot be controlled'}`,
               { vmId: ref },
             )
           const what = msgType.startsWith('vnc-') ? 'VNC console' : 'terminal'
