@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { startE2eServer, type E2eServer, type E2eUser } from './server.js'
-import { defineTestGuest, guestImagesReady, type TestGuest } from '../test/fixtures/guest.js'
+import { defineTestGuest, guestImagesReady, virsh, type TestGuest } from '../test/fixtures/guest.js'
 import { startSshd, TEST_PASSWORD, TEST_USER, type TestSshd } from '../test/fixtures/sshd.js'
 import { connect } from '../test/fixtures/ws-client.js'
 
@@ -182,6 +182,15 @@ test('the VM detail draws the live CPU chart', async () => {
       return n
     })
   await expect.poll(painted, { timeout: 20_000 }).toBeGreaterThan(40)
+  // The configuration from vm-info: architecture, the virtio disk with its size, the NIC by its MAC.
+  await expect(page.getByTestId('vm-arch')).toHaveText('x86_64 · hvm')
+  const disks = page.getByTestId('vm-disks')
+  await expect(disks.getByRole('row').nth(1)).toContainText('vda')
+  await expect(disks.getByRole('row').nth(1)).toContainText('disk · virtio · raw')
+  await expect(disks.getByRole('row').nth(1)).toContainText(/\d+(\.\d)? (MiB|GiB)/)
+  const mac = /<mac address='([0-9a-f:]+)'/.exec(await virsh('dumpxml', GUEST))?.[1] ?? 'no MAC'
+  await expect(page.getByTestId('vm-nics').getByRole('row').nth(1)).toContainText(mac)
+  await page.getByRole('heading', { name: 'Devices' }).scrollIntoViewIfNeeded()
   await shot(page, '04-vm-detail')
 })
 

@@ -10,6 +10,7 @@ import { useChartColors } from '../lib/theme'
 import { useSessionStore } from '../stores/session'
 import { navigate, useUiStore, type VmTab } from '../stores/ui'
 import { historyOf, useVmStore } from '../stores/vms'
+import { ConfigFacts, useVmInfo, VmDevices } from './VmConfig'
 // The console (noVNC) and terminals (xterm.js) load on first use, keeping start-up light.
 const ConsoleView = lazy(() => import('./ConsoleView').then(m => ({ default: m.ConsoleView })))
 const VmTerminals = lazy(() => import('./Terminals').then(m => ({ default: m.VmTerminals })))
@@ -102,6 +103,7 @@ function Overview({ vmId }: { vmId: string }) {
   const vm = useVmStore(s => s.byId[vmId])
   useVmStore(s => s.version) // redraw on every sample batch
   const colors = useChartColors()
+  const config = useVmInfo(vmId, vm?.status)
   const h = historyOf(vmId)
   if (!vm) return null
   const time = h ? h.time.toArray() : []
@@ -164,9 +166,11 @@ function Overview({ vmId }: { vmId: string }) {
             <dd>{vm.vcpus}</dd>
             <dt>{t('detail.memory')}</dt>
             <dd>{formatKiB(vm.memoryKiB)}</dd>
+            {config.info && <ConfigFacts info={config.info} />}
           </dl>
         </aside>
       </div>
+      <VmDevices state={config} />
     </div>
   )
 }
