@@ -22,6 +22,7 @@ describe('login', () => {
 
   it.each([
     [401, 'bad-credentials'],
+    [403, 'forbidden'],
     [429, 'rate-limited'],
     [404, 'unreachable'],
     [500, 'server-error'],

@@ -66,7 +66,9 @@ export async function login(
   const b = body as { message?: unknown; error?: { message?: unknown } } | null
   const bodyMsg = b?.error?.message ?? b?.message
   const message = typeof bodyMsg === 'string' && bodyMsg ? bodyMsg : `HTTP ${res.status}`
-  if (res.status === 401 || res.status === 403) throw new LoginError('bad-credentials', message)
+  if (res.status === 401) throw new LoginError('bad-credentials', message)
+  // Not the password: the server refuses this page's origin or the name it was reached by.
+  if (res.status === 403) throw new LoginError('forbidden', message)
   if (res.status === 429) throw new LoginError('rate-limited', message)
   if (res.status === 404) throw new LoginError('unreachable', 'This address does not run a VoidVM server.')
   throw new LoginError('server-error', message)

@@ -43,7 +43,7 @@ export type ConnectionState = 'idle' | 'connecting' | 'authenticating' | 'open' 
 
 /** Why a server refused or could not be reached. */
 export type RefusalReason =
-  'bad-credentials' | 'unauthorized' | 'certificate' | 'unreachable' | 'rate-limited' | 'server-error'
+  'bad-credentials' | 'unauthorized' | 'forbidden' | 'certificate' | 'unreachable' | 'rate-limited' | 'server-error'
 
 /** The minimal WebSocket surface the client uses (the browser's WebSocket satisfies it). */
 export interface SocketLike {

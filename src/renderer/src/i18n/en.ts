@@ -23,6 +23,8 @@ export const en = {
     reason: {
       'bad-credentials': 'Wrong username or password.',
       unauthorized: 'Your session expired or was revoked. Please sign in again.',
+      forbidden:
+        'The server refused the sign-in before checking the password: {{message}}. Its administrator can allow this origin with --allow-origin, or reach the server by a name it answers to.',
       certificate: 'The server could not be reached securely: check that its TLS certificate is trusted.',
       unreachable: 'The server cannot be reached. Check the address and that voidvm-server is running.',
       'rate-limited': 'Too many attempts. Wait a minute and try again.',

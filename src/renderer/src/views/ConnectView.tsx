@@ -78,7 +78,7 @@ export function ConnectView({ refusal }: { refusal?: RefusalReason | undefined }
       if (out.kind === 'untrusted-certificate') setPending({ cert: out.certificate, changed: out.changed, base })
       else await finish(base, out.login)
     } catch (err) {
-      setError(err instanceof LoginError ? t(`conn.reason.${err.reason}`) : String(err))
+      setError(err instanceof LoginError ? t(`conn.reason.${err.reason}`, { message: err.message }) : String(err))
     } finally {
       setBusy(false)
     }
@@ -123,7 +123,7 @@ export function ConnectView({ refusal }: { refusal?: RefusalReason | undefined }
       if (out.kind === 'untrusted-certificate') setPending({ cert: out.certificate, changed: out.changed, base })
       else await finish(base, out.login)
     } catch (err) {
-      setError(err instanceof LoginError ? t(`conn.reason.${err.reason}`) : String(err))
+      setError(err instanceof LoginError ? t(`conn.reason.${err.reason}`, { message: err.message }) : String(err))
     } finally {
       setBusy(false)
     }
