@@ -43,6 +43,7 @@ import {
 import { serverDeps } from './app/server-adapter.js'
 import { serverHttp } from './app/server-http.js'
 import { SettingsStore, type SharingSettings } from './app/settings.js'
+import { SHARING_DECLINED, sharingConsentText, sharingNeedsConsent } from './app/sharing-consent.js'
 import { restoreWindowState, MIN_HEIGHT, MIN_WIDTH, type WindowState } from './app/window-state.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -208,8 +209,26 @@ function toSharingSettings(
   }
 }
 
-async function setSharing(patch: Partial<SharingSettings> & { enabled: boolean }): Promise<SharingState> {
+async function setSharing(
+  patch: Partial<SharingSettings> & { enabled: boolean },
+  from: 'menu' | 'renderer' = 'menu',
+): Promise<SharingState> {
   const next = toSharingSettings(settings.get().sharing, patch)
+  // The menu is the user acting in the main process already; a page's request is confirmed here.
+  if (from === 'renderer' && sharingNeedsConsent(settings.get().sharing, next)) {
+    const text = sharingConsentText(next)
+    const opts = {
+      type: 'warning' as const,
+      title: 'Serve this machine',
+      ...text,
+      buttons: ['Cancel', 'Share this machine'],
+      defaultId: 0,
+      cancelId: 0,
+      noLink: true,
+    }
+    const r = mainWindow ? await dialog.showMessageBox(mainWindow, opts) : await dialog.showMessageBox(opts)
+    if (r.response !== 1) throw new Error(SHARING_DECLINED)
+  }
   await settings.update(s => ({ ...s, sharing: next }))
   const state = await localServer.applySharing(next)
   refreshMenu()
@@ -231,7 +250,7 @@ function installIpc(): void {
     },
     [IPC.certificateProbe]: url => probeCertificate(url),
     [IPC.sharingGet]: () => localServer.getSharing(),
-    [IPC.sharingSet]: input => setSharing(input),
+    [IPC.sharingSet]: input => setSharing(input, 'renderer'),
     [IPC.openExternal]: url => openExternalChecked(url),
     [IPC.serverHttp]: request => serverHttp((u, init) => net.fetch(u, init), request),
   }
