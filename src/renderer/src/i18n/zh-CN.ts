@@ -25,7 +25,8 @@ export const zhCN: Strings = {
     reason: {
       'bad-credentials': '用户名或密码错误。',
       unauthorized: '会话已过期或已被吊销，请重新登录。',
-      forbidden: '服务器在检查密码之前拒绝了登录：{{message}}。管理员可以用 --allow-origin 允许此来源，或使用服务器认可的名称访问它。',
+      forbidden:
+        '服务器在检查密码之前拒绝了登录：{{message}}。管理员可以用 --allow-origin 允许此来源，或使用服务器认可的名称访问它。',
       certificate: '无法安全连接到服务器：请确认其 TLS 证书受信任。',
       unreachable: '无法访问服务器。请检查地址，并确认 voidvm-server 正在运行。',
       'rate-limited': '尝试次数过多，请稍候一分钟再试。',
