@@ -120,6 +120,7 @@ function messageSpecs(): Record<string, Variant[]> {
         }),
       },
     ],
+    'vm-info': [{ fields: { vmId: vmRef }, make: (_r, vm) => ({ vmId: vm }) }],
     'vnc-connect': [
       {
         fields: { vmId: vmRef, transport: { spec: { t: 'enum', values: ['json', 'websocket'] }, required: false } },
