@@ -48,13 +48,16 @@ export type ChunkSink = (chunk: Buffer, release: () => void) => void
 /**
  * Bytes read from the VNC server per system call. Reads are relayed as they
  * come, so this is also the largest message a viewer gets. Measured with
- * bench/vnc.ts: the binary fast path was fastest at 32–48 KiB (smaller frames
- * keep proxy and viewer working in parallel); the JSON tunnel at 64 KiB
- * (fewer, larger base64 messages), and both slowed past 128 KiB.
+ * bench/vnc.ts (paired runs on one 2-core host): the binary fast path gained
+ * most from fewer, larger system calls — 256 KiB reads took about 0.6–0.85×
+ * websockify's CPU per MB against 1.0–1.5× at 32 KiB, and throughput rose from
+ * a median 0.93× websockify's to 1.25× (512 KiB was no better). The JSON
+ * tunnel is bound by the viewer's JSON.parse and base64 decoding: 64 KiB
+ * messages were best there; at 128 KiB and up it lost about 40 %.
  */
-export const READ_CHUNK = { websocket: 32 * 1024, json: 64 * 1024 } as const
-/** Free read buffers kept per session; more in flight are left to the GC. */
-const POOL_KEEP = 32
+export const READ_CHUNK = { websocket: 256 * 1024, json: 64 * 1024 } as const
+/** Bytes of free read buffers kept per session (in flight beyond that are left to the GC). */
+const POOL_KEEP_BYTES = 1536 * 1024
 
 /**
  * Read buffers recycled once the write that relayed them completes. Node
@@ -99,7 +102,7 @@ class ReadRouter {
   }
 
   private give(b: Buffer): void {
-    if (this.free.length < POOL_KEEP) this.free.push(b)
+    if ((this.free.length + 1) * this.size <= POOL_KEEP_BYTES) this.free.push(b)
   }
 }
 
