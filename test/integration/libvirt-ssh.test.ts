@@ -294,6 +294,29 @@ describe('libvirt client over SSH as root: virt-ssh-helper against the system da
     expect(version).toBe(major! * 1_000_000 + minor! * 1000 + micro!)
   })
 
+  it('opens a sibling connection as one more channel on the same SSH session (no second login); each closes on its own', async () => {
+    const pid = await sshdPid(sshd)
+    const sessions = async () => (await commandsUnder(pid)).filter(c => c.startsWith('sshd: root@'))
+    const helpers = async () => (await commandsUnder(pid)).filter(c => c.startsWith('virt-ssh-helper'))
+    expect(await sessions()).toHaveLength(1)
+    const sibling = await lv!.openSibling({ keepaliveIntervalMs: 0 })
+    try {
+      expect(await sessions()).toHaveLength(1)
+      expect(await helpers()).toEqual(['virt-ssh-helper qemu:///system', 'virt-ssh-helper qemu:///system'])
+      expect(await sibling.getHostname()).toBe(hostname())
+    } finally {
+      await sibling.close()
+    }
+    await waitUntil(
+      async () => ((await helpers()).length === 1 ? true : undefined),
+      5000,
+      () => 'helpers left running',
+    )
+    // The shared connection and its SSH session carry on.
+    expect(await sessions()).toHaveLength(1)
+    expect(await lv!.getHostname()).toBe(hostname())
+  })
+
   it.skipIf(!guestImagesReady())('lists the same domains as virsh, the test guest among them', async () => {
     await expectDomainsOfVirsh(lv!, GUEST)
     const d = (await lv!.listAllDomains()).find(x => x.name === GUEST)
@@ -326,8 +349,14 @@ describe('libvirt client over SSH as root: virt-ssh-helper against the system da
       expect(info.nrVirtCpu).toBe(1)
       expect(await guest!.state()).toBe('running')
 
-      // The serial shell computes the second half, so only a shell that ran the line prints it.
-      console1 = await c.openConsole(GUEST)
+      // The console as the server opens it: dedicated to a sibling connection, a second channel on
+      // the same SSH session. The serial shell computes the second half, so only a shell that ran
+      // the line prints it.
+      const sibling = await c.openSibling({ keepaliveIntervalMs: 0 })
+      console1 = await sibling.openConsole(GUEST)
+      console1.dedicateConnection()
+      console1.once('close', () => void sibling.close())
+      expect((await commandsUnder(await sshdPid(sshd))).filter(x => x.startsWith('sshd: root@'))).toHaveLength(1)
       const waitFor = tap(console1)
       const marker = `lvssh-${randomBytes(4).toString('hex')}`
       const m = await waitFor(new RegExp(`${marker}-42\\r?\\n`), 30_000, () =>
@@ -362,6 +391,44 @@ describe('libvirt client over SSH as root: virt-ssh-helper against the system da
     while ((await commandsUnder(pid)).some(c => c.startsWith('virt-ssh-helper')) && Date.now() < end)
       await new Promise(r => setTimeout(r, 100))
     expect((await commandsUnder(pid)).filter(c => c.startsWith('virt-ssh-helper'))).toEqual([])
+  })
+})
+
+describe('libvirt client over SSH as root, on an SSH server that allows one channel per connection', () => {
+  let sshd: TestSshd
+
+  beforeAll(async () => {
+    sshd = await startSshd({ allowRoot: true, maxSessions: 1 })
+  })
+  afterAll(async () => {
+    await sshd?.stop()
+  })
+
+  it('opens a sibling connection with a second login when the server refuses another channel', async () => {
+    const uri = `qemu+ssh://root@127.0.0.1:${sshd.port}/system`
+    const lv = await LibvirtClient.connect(uri, {
+      ssh: { privateKey: sshd.privateKey, hostFingerprint: sshd.hostKeyFingerprint },
+    })
+    const pid = await sshdPid(sshd)
+    const sessions = async () => (await commandsUnder(pid)).filter(c => c.startsWith('sshd: root@'))
+    try {
+      const sibling = await lv.openSibling({ keepaliveIntervalMs: 0 })
+      try {
+        expect(await sessions()).toHaveLength(2)
+        expect(await sibling.getHostname()).toBe(hostname())
+        expect(await lv.getHostname()).toBe(hostname())
+      } finally {
+        await sibling.close()
+      }
+      await waitUntil(
+        async () => ((await sessions()).length === 1 ? true : undefined),
+        5000,
+        () => 'sessions left',
+      )
+      expect(await lv.getHostname()).toBe(hostname())
+    } finally {
+      await lv.close()
+    }
   })
 })
 

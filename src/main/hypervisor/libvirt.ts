@@ -11,7 +11,6 @@ import {
   InterfaceAddressSource,
   LibvirtClient as LibvirtConnection,
   ReconnectingLibvirt,
-  type ConnectOptions,
   type Domain,
   type LibvirtClient,
   type ReconnectOptions,
@@ -44,16 +43,12 @@ export class LibvirtHvClient implements HvClient {
   /** Each open serial console's own libvirt connection (closed with its console). */
   readonly consoleConnections = new Set<LibvirtConnection>()
 
-  constructor(
-    readonly lv: ReconnectingLibvirt,
-    /** How console connections are opened: the shared connection's socket path, timeouts and SSH settings. */
-    private readonly connectOpts: ConnectOptions = {},
-  ) {
+  constructor(readonly lv: ReconnectingLibvirt) {
     this.local = isLocalLibvirtUri(lv.uri)
   }
 
   static create(uri: string, opts: ReconnectOptions = {}): LibvirtHvClient {
-    return new LibvirtHvClient(new ReconnectingLibvirt(uri, { maxDelayMs: 5_000, ...opts }), opts)
+    return new LibvirtHvClient(new ReconnectingLibvirt(uri, { maxDelayMs: 5_000, ...opts }))
   }
 
   get connected(): boolean {
@@ -165,8 +160,9 @@ export class LibvirtHvClient implements HvClient {
   }
 
   /**
-   * Opens the console on a connection of its own (same URI and transport
-   * settings, keepalive off), so a slow console reader can stop reading that
+   * Opens the console on a connection of its own (a sibling of the shared one:
+   * same URI and settings, keepalive off; over SSH a new channel on the same
+   * SSH session), so a slow console reader can stop reading that
    * connection's socket — the daemon then stops reading the guest's console —
    * without ever pausing the shared connection every VM and call uses.
    * Keepalive stays off because the deliberate pause would read as a dead
@@ -175,7 +171,8 @@ export class LibvirtHvClient implements HvClient {
    */
   async openConsole(dom: HvDomain): Promise<Duplex> {
     this.calls.add('openConsole')
-    const c = await LibvirtConnection.connect(this.lv.uri, { ...this.connectOpts, keepaliveIntervalMs: 0 })
+    // A sibling of the shared connection: over SSH a new channel on its session, not a second login.
+    const c = await this.lv.call(shared => shared.openSibling({ keepaliveIntervalMs: 0 }))
     this.consoleConnections.add(c)
     c.once('close', () => this.consoleConnections.delete(c))
     try {

@@ -118,6 +118,8 @@ export class LibvirtClient extends EventEmitter<LibvirtClientEvents> {
     readonly uri: string,
     private readonly rpc: RpcConnection,
     private readonly transport: OpenedTransport,
+    /** The options given to connect() (for openSibling). */
+    private readonly opts: ConnectOptions,
   ) {
     super()
     rpc.on('message', pkt => this.onMessage(pkt))
@@ -140,13 +142,19 @@ export class LibvirtClient extends EventEmitter<LibvirtClientEvents> {
       parsed.transport === 'ssh'
         ? await openSsh(parsed, opts.ssh ?? {}, o.connectTimeoutMs, opts.readOnly ?? false)
         : await openUnixSocket(opts.socketPath ?? defaultSocketPath(parsed, opts.readOnly), o.connectTimeoutMs)
+    return LibvirtClient.over(uri, transport, opts)
+  }
+
+  /** The handshake (and keepalive) on an opened transport; disposes of it on failure. */
+  private static async over(uri: string, transport: OpenedTransport, opts: ConnectOptions): Promise<LibvirtClient> {
+    const o = { ...DEFAULTS, ...opts }
     const rpc = new RpcConnection(transport.stream, {
       callTimeoutMs: o.callTimeoutMs,
       description: transport.description,
     })
-    const client = new LibvirtClient(uri, rpc, transport)
+    const client = new LibvirtClient(uri, rpc, transport, opts)
     try {
-      await client.handshake(parsed.driverUri, opts.readOnly ?? false, o.connectTimeoutMs)
+      await client.handshake(parseUri(uri).driverUri, opts.readOnly ?? false, o.connectTimeoutMs)
     } catch (err) {
       rpc.destroy()
       transport.dispose()
@@ -157,6 +165,26 @@ export class LibvirtClient extends EventEmitter<LibvirtClientEvents> {
       if (supported) rpc.startKeepalive(o.keepaliveIntervalMs, o.keepaliveCount)
     }
     return client
+  }
+
+  /**
+   * Another connection to the same daemon with the same settings (`overrides`
+   * laid over them), for work that must not share this one — a console that
+   * may stop reading its connection. Over SSH it is a new channel on this
+   * connection's SSH session, so there is no second login; where the SSH
+   * server refuses one more channel (MaxSessions), or on a unix socket, it is
+   * a connection of its own. Closing either leaves the other open.
+   */
+  async openSibling(overrides: Omit<ConnectOptions, 'ssh' | 'socketPath'> = {}): Promise<LibvirtClient> {
+    const opts = { ...this.opts, ...overrides }
+    if (this.transport.openChannel && this.isOpen) {
+      try {
+        return await LibvirtClient.over(this.uri, await this.transport.openChannel(), opts)
+      } catch (err) {
+        if (!(err instanceof LibvirtConnectionError && err.reason === 'ssh-channel-refused')) throw err
+      }
+    }
+    return LibvirtClient.connect(this.uri, opts)
   }
 
   private async handshake(driverUri: string, readOnly: boolean, timeoutMs: number): Promise<void> {

@@ -186,8 +186,18 @@ export interface OpenedTransport {
   stream: Duplex
   /** For error messages: the socket path or ssh user@host. */
   description: string
-  /** Releases everything the transport holds (SSH client included). */
+  /**
+   * Releases what this transport holds: its socket or SSH channel, and the SSH
+   * connection once no channel of it is left open.
+   */
   dispose(): void
+  /**
+   * SSH only: another stream to the daemon as a new channel (a new run of the
+   * same remote command) on this transport's SSH connection — no second login.
+   * Rejects with `ssh-channel-refused` when the SSH server will not open one
+   * more channel (sshd's MaxSessions), or `ssh-error` once the connection is gone.
+   */
+  openChannel?(): Promise<OpenedTransport>
 }
 
 export function openUnixSocket(path: string, timeoutMs: number): Promise<OpenedTransport> {
@@ -427,15 +437,28 @@ export async function openSsh(
           ),
       )
     })
-    const runCommand = () => {
-      if (settled) return
-      const command = sshCommand(p, o, readOnly)
+    /** Open channels on this SSH connection; it ends when the last one closes. */
+    let channels = 0
+    let connectionClosed = false
+    client.on('close', () => (connectionClosed = true))
+    const command = sshCommand(p, o, readOnly)
+    /** Runs the remote command in a new channel and wraps it as a transport. */
+    const exec = (onError: (err: LibvirtConnectionError) => void, onOpen: (t: OpenedTransport) => void) => {
+      if (connectionClosed)
+        return onError(new LibvirtConnectionError(`${description}: the SSH connection is closed`, 'ssh-error'))
+      channels++
       client.exec(command, (err, channel) => {
-        if (err)
-          return fail(
-            new LibvirtConnectionError(scrub(`${description}: cannot run "${command}": ${err.message}`), 'ssh-exec'),
+        if (err) {
+          if (--channels === 0) client.end()
+          // ssh2 reports a channel the server refused (e.g. MaxSessions reached) this way.
+          const refused = /open failed|administratively prohibited|channel open failure/i.test(err.message)
+          return onError(
+            new LibvirtConnectionError(
+              scrub(`${description}: cannot run "${command}": ${err.message}`),
+              refused ? 'ssh-channel-refused' : 'ssh-exec',
+            ),
           )
-        settled = true
+        }
         let stderr = ''
         channel.stderr.on('data', (d: Buffer) => {
           // Kept for the error message when the helper exits early.
@@ -445,6 +468,12 @@ export async function openSsh(
         // pipes after the child exits): report a failed command on 'close', when all of it is in.
         let exitCode: number | null = null
         channel.once('exit', (code: number | null) => (exitCode = code))
+        let released = false
+        const release = () => {
+          if (released) return
+          released = true
+          if (--channels === 0) client.end()
+        }
         channel.once('close', () => {
           // Only while someone listens (the rpc layer does once connected): an unheard 'error' throws.
           if (exitCode && channel.listenerCount('error') > 0)
@@ -455,9 +484,21 @@ export async function openSsh(
                 'ssh-command-failed',
               ),
             )
-          client.end()
+          release()
         })
-        resolve({ stream: channel, description, dispose: () => (channel.destroy(), client.end()) })
+        onOpen({
+          stream: channel,
+          description,
+          dispose: () => (channel.destroy(), release()),
+          openChannel: () => new Promise<OpenedTransport>((ok, no) => exec(no, ok)),
+        })
+      })
+    }
+    const runCommand = () => {
+      if (settled) return
+      exec(fail, t => {
+        settled = true
+        resolve(t)
       })
     }
     // `on`, not `once`: ssh2 may emit several errors (agent, then auth), and one
