@@ -119,11 +119,11 @@ export function base64PushFrame(
 }
 
 /**
- * Reused buffers for base64 push frames up to this size (a 64 KiB VNC read
- * is an ~87 KiB frame). A fresh buffer per frame made allocation and garbage
+ * Reused buffers for base64 push frames up to this size (an 80 KiB VNC read
+ * is a ~107 KiB frame). A fresh buffer per frame made allocation and garbage
  * collection a large share of the JSON tunnel's CPU (bench/vnc.ts).
  */
-const FRAME_POOL_SIZE = 96 * 1024
+const FRAME_POOL_SIZE = 112 * 1024
 /** Free frame buffers kept (process-wide); more in flight are left to the GC. */
 const FRAME_POOL_KEEP = 16
 const framePool: Buffer[] = []

@@ -52,10 +52,12 @@ export type ChunkSink = (chunk: Buffer, release: () => void) => void
  * most from fewer, larger system calls — 256 KiB reads took about 0.6–0.85×
  * websockify's CPU per MB against 1.0–1.5× at 32 KiB, and throughput rose from
  * a median 0.93× websockify's to 1.25× (512 KiB was no better). The JSON
- * tunnel is bound by the viewer's JSON.parse and base64 decoding: 64 KiB
- * messages were best there; at 128 KiB and up it lost about 40 %.
+ * tunnel is bound by the viewer's JSON.parse and base64 decoding: 80 KiB
+ * (messages of ~107 KiB) beat 64 KiB by about 10 %; from 96 KiB on it lost
+ * about 40 %, as each message's base64 text then exceeds V8's largest
+ * regular heap object (128 KiB) on both ends.
  */
-export const READ_CHUNK = { websocket: 256 * 1024, json: 64 * 1024 } as const
+export const READ_CHUNK = { websocket: 256 * 1024, json: 80 * 1024 } as const
 /** Bytes of free read buffers kept per session (in flight beyond that are left to the GC). */
 const POOL_KEEP_BYTES = 1536 * 1024
 
