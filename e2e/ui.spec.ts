@@ -226,6 +226,38 @@ test('the console shows the guest screen, and pasted text reaches the guest as k
     )
     .toBeGreaterThan(50)
   await shot(page, '06-console')
+  // Screenshot: a PNG named for the VM and the time, as large as the guest's screen, showing its text.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Screenshot' }).click(),
+  ])
+  expect(download.suggestedFilename()).toMatch(new RegExp(`^${GUEST}-\\d{8}-\\d{6}\\.png$`))
+  const png = await readFile((await download.path())!)
+  expect(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true)
+  const size = await canvas.evaluate((el: unknown) => [(el as Canvas2D).width, (el as Canvas2D).height])
+  expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual(size)
+  // Decoded by the browser, the image has the console's lit text, not a blank screen.
+  const litInShot = await page.evaluate(async (b64: string) => {
+    type Img = { decode(): Promise<void>; src: string; width: number; height: number }
+    type Ctx = {
+      drawImage(i: Img, x: number, y: number): void
+      getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> }
+    }
+    const doc = (globalThis as unknown as { document: { createElement(t: string): unknown } }).document
+    const img = doc.createElement('img') as Img
+    img.src = `data:image/png;base64,${b64}`
+    await img.decode()
+    const c = doc.createElement('canvas') as { width: number; height: number; getContext(k: '2d'): Ctx }
+    c.width = img.width
+    c.height = img.height
+    const ctx = c.getContext('2d')
+    ctx.drawImage(img, 0, 0)
+    const d = ctx.getImageData(0, 0, c.width, c.height).data
+    let lit = 0
+    for (let i = 0; i < d.length; i += 16) if ((d[i] ?? 0) + (d[i + 1] ?? 0) + (d[i + 2] ?? 0) > 150) lit++
+    return lit
+  }, png.toString('base64'))
+  expect(litInShot).toBeGreaterThan(50)
   // A character the console cannot type is refused with the reason, not typed with a gap.
   await page.getByRole('button', { name: 'Paste as keystrokes' }).click()
   await page.getByLabel('Text to type').fill('café')

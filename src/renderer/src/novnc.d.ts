@@ -34,5 +34,7 @@ declare module '@novnc/novnc' {
     machineShutdown(): void
     machineReboot(): void
     machineReset(): void
+    /** The framebuffer as an image (HTMLCanvasElement.toBlob on the remote screen, unscaled). */
+    toBlob(callback: (blob: Blob | null) => void, type?: string, quality?: number): void
   }
 }

@@ -81,6 +81,12 @@ const PATHS: Record<string, JSX.Element> = {
       <path d="M11 3H3.8A1.3 1.3 0 0 0 2.5 4.3V11" />
     </>
   ),
+  camera: (
+    <>
+      <path d="M2 5.5A1.5 1.5 0 0 1 3.5 4h1.8l1.2-1.5h3l1.2 1.5h1.8A1.5 1.5 0 0 1 14 5.5v6a1.5 1.5 0 0 1-1.5 1.5h-9A1.5 1.5 0 0 1 2 11.5z" />
+      <circle cx="8" cy="8.3" r="2.4" />
+    </>
+  ),
   plus: <path d="M8 3v10M3 8h10" />,
   more: (
     <>

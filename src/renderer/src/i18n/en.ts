@@ -212,6 +212,8 @@ export const en = {
     keys: 'Send keys',
     ctrlAltDel: 'Ctrl+Alt+Del',
     paste: 'Paste as keystrokes',
+    screenshot: 'Screenshot',
+    screenshotHint: 'Save the screen as a PNG image',
     pasteTitle: 'Type text into {{vm}}',
     pasteHint: 'The text is typed into the guest as key presses (US layout).',
     pasteText: 'Text to type',

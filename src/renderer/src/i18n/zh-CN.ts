@@ -213,6 +213,8 @@ export const zhCN: Strings = {
     keys: '发送按键',
     ctrlAltDel: 'Ctrl+Alt+Del',
     paste: '以按键方式粘贴',
+    screenshot: '截图',
+    screenshotHint: '将屏幕保存为 PNG 图片',
     pasteTitle: '向 {{vm}} 输入文本',
     pasteHint: '文本将以按键方式（美式键盘布局）输入到客户机。',
     pasteText: '要输入的文本',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { afterConnectError, consoleGate } from './consoleState'
+import { afterConnectError, consoleGate, screenshotFileName } from './consoleState'
 
 describe('console: whether to connect', () => {
   it('a viewer never connects, whatever the VM does', () => {
@@ -35,5 +35,17 @@ describe('console: after a failed vnc-connect', () => {
   it('refusals that cannot change are shown once, without retrying', () => {
     for (const code of ['FORBIDDEN', 'VM_NOT_FOUND', 'SESSION_LIMIT', 'INTERNAL_ERROR'])
       expect(afterConnectError(code, 1)).toEqual({ phase: 'failed', retry: false, showError: true })
+  })
+})
+
+describe('console: screenshot file names', () => {
+  const at = new Date(2026, 10, 7, 9, 5, 3)
+  it('name the VM and the local time, zero-padded so they sort', () => {
+    expect(screenshotFileName('web-1', at)).toBe('web-1-20261107-090503.png')
+  })
+  it('replace characters file systems refuse, and never start with a dot', () => {
+    expect(screenshotFileName('a/b:c*?"<>|\\d', at)).toBe('a_b_c_______d-20261107-090503.png')
+    expect(screenshotFileName('..hidden', at)).toBe('_hidden-20261107-090503.png')
+    expect(screenshotFileName('', at)).toBe('vm-20261107-090503.png')
   })
 })

@@ -57,3 +57,18 @@ export function afterConnectError(code: string, attempt: number): ConnectErrorOu
       return { phase: 'failed', retry: false, showError: true }
   }
 }
+
+/**
+ * The file name a console screenshot is saved under: the VM's name (with
+ * characters no file system takes replaced by `_`) and the local time,
+ * e.g. `web-1-20261127-143005.png`, so shots sort by time.
+ */
+export function screenshotFileName(vmName: string, at: Date): string {
+  // eslint-disable-next-line no-control-regex
+  const safe = vmName.replace(/[<>:"/\\|?*\u0000-\u001f]/g, '_').replace(/^\.+/, '_') || 'vm'
+  const p = (n: number) => String(n).padStart(2, '0')
+  const stamp =
+    `${at.getFullYear()}${p(at.getMonth() + 1)}${p(at.getDate())}` +
+    `-${p(at.getHours())}${p(at.getMinutes())}${p(at.getSeconds())}`
+  return `${safe}-${stamp}.png`
+}

@@ -14,7 +14,7 @@ import { Icon } from '../components/Icon'
 import { wsUrl } from '../api/client'
 import { RequestError } from '../api/types'
 import { describeError } from '../i18n'
-import { afterConnectError, consoleGate, type ConsolePhase } from '../lib/consoleState'
+import { afterConnectError, consoleGate, screenshotFileName, type ConsolePhase } from '../lib/consoleState'
 import { canTypeInConsole } from '../lib/permissions'
 import { getClient, reportError, useSessionStore } from '../stores/session'
 import { useVmStore } from '../stores/vms'
@@ -235,6 +235,19 @@ export function ConsoleView({ vmId }: { vmId: string }) {
     rfb.current?.focus()
   }
 
+  /** Saves the remote screen, unscaled, as a PNG download named for the VM and the time. */
+  const screenshot = () => {
+    rfb.current?.toBlob(blob => {
+      if (!blob) return
+      const url = URL.createObjectURL(blob)
+      const a = document.createElement('a')
+      a.href = url
+      a.download = screenshotFileName(vmId, new Date())
+      a.click()
+      setTimeout(() => URL.revokeObjectURL(url), 10_000)
+    }, 'image/png')
+  }
+
   const live = phase === 'connected'
   // Nothing to scale or enlarge: the tab will not show a screen in this state.
   const noScreen = phase === 'not-allowed' || phase === 'no-display'
@@ -330,6 +343,9 @@ export function ConsoleView({ vmId }: { vmId: string }) {
         </div>
         <button type="button" className="btn" disabled={!live || !canType} onClick={() => setPasteOpen(true)}>
           <Icon name="paste" /> {t('console.paste')}
+        </button>
+        <button type="button" className="btn" disabled={!live} onClick={screenshot} title={t('console.screenshotHint')}>
+          <Icon name="camera" /> {t('console.screenshot')}
         </button>
         {(phase === 'failed' || phase === 'reconnecting') && (
           <button type="button" className="btn" onClick={() => setGeneration(g => g + 1)}>
