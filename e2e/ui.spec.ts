@@ -192,6 +192,16 @@ test('the VM detail draws the live CPU chart', async () => {
   await expect(page.getByTestId('vm-nics').getByRole('row').nth(1)).toContainText(mac)
   await page.getByRole('heading', { name: 'Devices' }).scrollIntoViewIfNeeded()
   await shot(page, '04-vm-detail')
+  // "Starts with the host" is a switch for an admin: libvirt's setting follows each click.
+  const autostart = page.getByRole('switch', { name: 'Starts with the host' })
+  await expect(autostart).not.toBeChecked()
+  const dominfoAutostart = async () => /^Autostart:\s+(\S+)/m.exec(await virsh('dominfo', GUEST))?.[1]
+  await autostart.click()
+  await expect(autostart).toBeChecked()
+  await expect.poll(dominfoAutostart).toBe('enable')
+  await autostart.click()
+  await expect(autostart).not.toBeChecked()
+  await expect.poll(dominfoAutostart).toBe('disable')
 })
 
 test('a serial terminal tab runs a command', async () => {
@@ -436,6 +446,9 @@ test('a viewer sees every action disabled', async ({ browser }) => {
     const bar = p.getByRole('toolbar', { name: 'Actions' })
     for (const name of ['Start', 'Shut down', 'Force off', 'Reboot', 'Reset', 'Pause', 'Resume'])
       await expect(bar.getByRole('button', { name, exact: true })).toBeDisabled()
+    // Autostart is shown, not offered as a switch.
+    await expect(p.getByText('Starts with the host')).toBeVisible()
+    await expect(p.getByRole('switch')).toHaveCount(0)
     // The server refuses consoles to viewers, so the tab says so and never asks for one.
     await p.getByRole('tab', { name: 'Console' }).click()
     await expect(p.getByTestId('console-state')).toHaveAttribute('data-phase', 'not-allowed')

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   VM_PAUSE_FAILED: 'libvirt refused to pause the VM (details has its message).',
   VM_RESUME_FAILED: 'libvirt refused to resume the VM (details has its message).',
   VM_RESET_FAILED: 'libvirt refused to reset the VM (details has its message).',
+  VM_AUTOSTART_FAILED:
+    'libvirt refused to change whether the VM starts with the host (a transient VM cannot; details has its message).',
   VNC_UNAVAILABLE: 'The VM is not running or has no VNC graphics.',
   VNC_CONNECT_FAILED: "The connection or RFB handshake with the VM's VNC server failed (the message says why).",
   TERMINAL_AUTH_FAILED: 'The SSH server rejected the credentials.',

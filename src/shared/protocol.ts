@@ -50,6 +50,12 @@ export const vmControlData = z.object({
 
 export const vmInfoData = z.object({ vmId: vmRef })
 
+export const vmAutostartData = z.object({
+  vmId: vmRef,
+  /** true: the VM starts when the host does; false: it does not. */
+  enabled: z.boolean({ error: 'enabled must be true or false' }),
+})
+
 export const vncConnectData = z.object({
   vmId: vmRef,
   /** "json" (default): RFB bytes travel as base64 in vnc-data; "websocket": also returns a binary WebSocket url. */
@@ -135,6 +141,7 @@ export const CLIENT_MESSAGES = {
   unsubscribe: unsubscribeData,
   'vm-control': vmControlData,
   'vm-info': vmInfoData,
+  'vm-autostart': vmAutostartData,
   'vnc-connect': vncConnectData,
   'vnc-data': vncDataData,
   'vnc-input': vncInputData,
@@ -235,6 +242,12 @@ export interface VmControlResponseData {
   vmId: string
   action: VmAction
   status: 'success'
+}
+
+/** `vm-autostart-response`: the VM's autostart setting as libvirt now has it. */
+export interface VmAutostartResponseData {
+  vmId: string
+  autostart: boolean
 }
 
 /** One `<disk>` of a VM. Sizes come from libvirt when it can tell (bytes). */
@@ -364,6 +377,7 @@ export interface ServerResponses {
   'unsubscribe-response': SubscribeResponseData
   'vm-control-response': VmControlResponseData
   'vm-info-response': VmInfoData
+  'vm-autostart-response': VmAutostartResponseData
   'vnc-connect-response': VncConnectResponseData
   'vnc-data-response': { vmId: string; sessionId: string }
   'vnc-input-response': { vmId: string; sessionId: string }

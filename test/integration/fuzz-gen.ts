@@ -121,6 +121,12 @@ function messageSpecs(): Record<string, Variant[]> {
       },
     ],
     'vm-info': [{ fields: { vmId: vmRef }, make: (_r, vm) => ({ vmId: vm }) }],
+    'vm-autostart': [
+      {
+        fields: { vmId: vmRef, enabled: { spec: { t: 'bool' }, required: true } },
+        make: (r, vm) => ({ vmId: vm, enabled: r.pick([true, false]) }),
+      },
+    ],
     'vnc-connect': [
       {
         fields: { vmId: vmRef, transport: { spec: { t: 'enum', values: ['json', 'websocket'] }, required: false } },

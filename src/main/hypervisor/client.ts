@@ -60,6 +60,7 @@ export interface HvClient extends HvEvents {
   /** source: 0 = DHCP lease, 2 = ARP table. */
   interfaceAddresses(dom: HvDomain, source: 0 | 2): Promise<HvInterface[]>
   autostart(dom: HvDomain): Promise<boolean>
+  setAutostart(dom: HvDomain, enabled: boolean): Promise<void>
   persistent(dom: HvDomain): Promise<boolean>
   /** A disk's sizes in bytes, the disk named by its target ("vda"). */
   blockInfo(dom: HvDomain, disk: string): Promise<{ capacity: number; allocation: number }>

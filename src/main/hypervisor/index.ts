@@ -144,6 +144,14 @@ export async function createHypervisorBridge(
     handle: data => service.info(data.vmId),
   }
 
+  const vmAutostart: MessageHandler<'vm-autostart'> = {
+    type: 'vm-autostart',
+    permission: 'control',
+    vmIdOf: d => d.vmId,
+    // Audited by the core (vm-autostart:on / :off).
+    handle: data => service.setAutostart(data.vmId, data.enabled),
+  }
+
   const statusTopic = (topic: 'vm-status' | 'vm-status-all'): TopicProvider => ({
     topic,
     permission: 'view',
@@ -160,7 +168,11 @@ export async function createHypervisorBridge(
 
   const bridge: Bridge = {
     name: 'hypervisor',
-    handlers: [vmControl as unknown as MessageHandler, vmInfo as unknown as MessageHandler],
+    handlers: [
+      vmControl as unknown as MessageHandler,
+      vmInfo as unknown as MessageHandler,
+      vmAutostart as unknown as MessageHandler,
+    ],
     topics: [statusTopic('vm-status'), statusTopic('vm-status-all')],
     async resolveVm(vmRef) {
       const known = service.lookupName(vmRef)

@@ -146,6 +146,10 @@ export class LibvirtHvClient implements HvClient {
     return this.run('autostart', c => c.domainGetAutostart(dom as Domain))
   }
 
+  setAutostart(dom: HvDomain, enabled: boolean): Promise<void> {
+    return this.run('setAutostart', c => c.domainSetAutostart(dom as Domain, enabled))
+  }
+
   persistent(dom: HvDomain): Promise<boolean> {
     return this.run('persistent', c => c.domainIsPersistent(dom as Domain))
   }

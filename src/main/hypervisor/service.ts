@@ -12,6 +12,7 @@ import type {
   SystemEventData,
   SystemEventName,
   VmAction,
+  VmAutostartResponseData,
   VmInfoData,
   VmStatusData,
   VmStatusValue,
@@ -371,6 +372,39 @@ export class HypervisorService implements VmDirectory {
   }
 
   /** A libvirt failure on one VM as the API error a client can act on. */
+  /**
+   * Sets whether the VM starts with the host and answers with what libvirt
+   * then reports. A transient VM has nothing to autostart: refused before
+   * libvirt is asked, with the reason.
+   */
+  async setAutostart(vmRef: string, enabled: boolean): Promise<VmAutostartResponseData> {
+    const d = await this.lookupDomain(vmRef)
+    const persistent = await this.client.persistent(d).catch((e: unknown) => {
+      throw this.domainError(e, vmRef)
+    })
+    if (!persistent)
+      throw new ApiError(
+        'VM_AUTOSTART_FAILED',
+        `VM ${d.name} is transient (it has no persistent definition), so it cannot start with the host; define it persistently first`,
+        { vmId: d.name },
+      )
+    try {
+      await this.client.setAutostart(d, enabled)
+      return { vmId: d.name, autostart: await this.client.autostart(d) }
+    } catch (e) {
+      const mapped = this.domainError(e, vmRef)
+      if (mapped !== e) throw mapped
+      throw new ApiError(
+        'VM_AUTOSTART_FAILED',
+        `libvirt could not ${enabled ? 'enable' : 'disable'} autostart of VM ${d.name}`,
+        {
+          vmId: d.name,
+          details: e instanceof Error ? e.message : String(e),
+        },
+      )
+    }
+  }
+
   private domainError(e: unknown, vmRef: string): unknown {
     if (isNotFound(e)) return new ApiError('VM_NOT_FOUND', `no VM named or with UUID '${vmRef}'`, { vmId: vmRef })
     if (!this.client.connected || isConnectionError(e)) return this.unavailable(vmRef)

@@ -318,6 +318,11 @@ export class LibvirtClient extends EventEmitter<LibvirtClientEvents> {
     return (await this.domCall(Proc.DOMAIN_GET_AUTOSTART, dom)).int() !== 0
   }
 
+  /** Whether the domain starts when the host (its daemon) starts; the daemon refuses it for a transient domain. */
+  async domainSetAutostart(dom: DomainRef, autostart: boolean): Promise<void> {
+    await this.domCall(Proc.DOMAIN_SET_AUTOSTART, dom, w => w.int(autostart ? 1 : 0))
+  }
+
   /** Whether the domain has a persistent definition (false for a transient one). */
   async domainIsPersistent(dom: DomainRef): Promise<boolean> {
     return (await this.domCall(Proc.DOMAIN_IS_PERSISTENT, dom)).int() !== 0

@@ -110,6 +110,7 @@ const DEFAULT_PERMISSIONS: Record<ClientMessageType, Permission> = {
   unsubscribe: 'view',
   'vm-control': 'control',
   'vm-info': 'view',
+  'vm-autostart': 'control',
   'vnc-connect': 'console',
   'vnc-data': 'console',
   'vnc-input': 'console',
@@ -586,7 +587,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         checkPermission(conn, msgType, permission, ref)
         await checkVm(conn, msgType, ref)
         if (!handler) {
-          if (msgType === 'vm-control' || msgType === 'vm-info')
+          if (msgType === 'vm-control' || msgType === 'vm-info' || msgType === 'vm-autostart')
             throw new ApiError(
               'HYPERVISOR_UNAVAILABLE',
               `this server runs no hypervisor bridge, so ${msgType === 'vm-info' ? 'VM details are not available' : 'VMs cannot be controlled'}`,
@@ -611,8 +612,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           throw err
         }
         if (audited(msgType, permission)) {
-          const action = (data as { action?: unknown }).action
-          hctx.audit({ action: typeof action === 'string' ? `${msgType}:${action}` : msgType, vmId: ref, result: 'ok' })
+          // The audit line says what was done: vm-control:stop, vm-autostart:on …
+          const { action, enabled } = data as { action?: unknown; enabled?: unknown }
+          const what =
+            typeof action === 'string' ? `:${action}` : typeof enabled === 'boolean' ? (enabled ? ':on' : ':off') : ''
+          hctx.audit({ action: `${msgType}${what}`, vmId: ref, result: 'ok' })
         }
       }
       sendReply(conn, `${type}-response`, result, id)

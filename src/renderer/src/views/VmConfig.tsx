@@ -4,13 +4,14 @@
  * with the guest's addresses. Read again whenever the VM's state changes,
  * and every few seconds while a running guest's address is still unknown.
  */
-import { useEffect, useState } from 'react'
+import { useCallback, useEffect, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import type { VmInfoData, VmStatusValue } from '../../../shared/protocol'
 import { RequestError } from '../api/types'
 import { describeServerError } from '../i18n'
 import { formatBytes } from '../lib/format'
-import { getClient, useSessionStore } from '../stores/session'
+import { canControl } from '../lib/permissions'
+import { getClient, reportError, useSessionStore } from '../stores/session'
 
 /** How often a running guest with an address-less interface is looked at again, ms. */
 const ADDRESS_POLL_MS = 10_000
@@ -18,10 +19,12 @@ const ADDRESS_POLL_MS = 10_000
 export interface VmInfoState {
   info?: VmInfoData
   error?: string
+  /** Changes whether the VM starts with the host (vm-autostart); failures become toasts. */
+  setAutostart(enabled: boolean): Promise<void>
 }
 
 export function useVmInfo(vmId: string, status: VmStatusValue | undefined): VmInfoState {
-  const [state, setState] = useState<VmInfoState>({})
+  const [state, setState] = useState<Omit<VmInfoState, 'setAutostart'>>({})
   const connected = useSessionStore(s => s.conn.state === 'open')
   useEffect(() => {
     if (!connected) return
@@ -53,13 +56,37 @@ export function useVmInfo(vmId: string, status: VmStatusValue | undefined): VmIn
       clearTimeout(timer)
     }
   }, [vmId, status, connected])
-  return state
+  const setAutostart = useCallback(
+    async (enabled: boolean) => {
+      const c = getClient()
+      if (!c) return
+      try {
+        const r = await c.request('vm-autostart', { vmId, enabled })
+        // The reply is libvirt's setting afterwards: show that, whatever was asked.
+        setState(s => (s.info && s.info.name === r.vmId ? { ...s, info: { ...s.info, autostart: r.autostart } } : s))
+      } catch (e) {
+        reportError(e, vmId)
+      }
+    },
+    [vmId],
+  )
+  return { ...state, setAutostart }
 }
 
 /** Facts only vm-info knows, as <dt>/<dd> pairs for the details card. */
-export function ConfigFacts({ info }: { info: VmInfoData }) {
+export function ConfigFacts({
+  info,
+  onAutostart,
+}: {
+  info: VmInfoData
+  onAutostart?: (enabled: boolean) => Promise<void>
+}) {
   const { t } = useTranslation()
+  const role = useSessionStore(s => s.user?.role)
+  const [busy, setBusy] = useState(false)
   const yes = (b: boolean) => (b ? t('detail.yes') : t('detail.no'))
+  // Operators and admins may change it on a persistent VM; a transient VM has nothing to start from.
+  const mayChange = !!onAutostart && canControl(role) && info.persistent
   return (
     <>
       {info.title && (
@@ -83,7 +110,26 @@ export function ConfigFacts({ info }: { info: VmInfoData }) {
         </>
       )}
       <dt>{t('detail.autostart')}</dt>
-      <dd>{yes(info.autostart)}</dd>
+      <dd>
+        {mayChange ? (
+          <label className="switch" title={t('detail.autostartHint')}>
+            <input
+              type="checkbox"
+              role="switch"
+              aria-label={t('detail.autostart')}
+              checked={info.autostart}
+              disabled={busy}
+              onChange={e => {
+                setBusy(true)
+                void onAutostart(e.target.checked).finally(() => setBusy(false))
+              }}
+            />{' '}
+            {yes(info.autostart)}
+          </label>
+        ) : (
+          yes(info.autostart)
+        )}
+      </dd>
       <dt>{t('detail.definition')}</dt>
       <dd>{info.persistent ? t('detail.persistent') : t('detail.transient')}</dd>
       {info.graphics.length > 0 && (

@@ -166,7 +166,7 @@ function Overview({ vmId }: { vmId: string }) {
             <dd>{vm.vcpus}</dd>
             <dt>{t('detail.memory')}</dt>
             <dd>{formatKiB(vm.memoryKiB)}</dd>
-            {config.info && <ConfigFacts info={config.info} />}
+            {config.info && <ConfigFacts info={config.info} onAutostart={config.setAutostart} />}
           </dl>
         </aside>
       </div>
