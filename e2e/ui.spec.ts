@@ -350,9 +350,15 @@ test('a changed SSH host key is refused with a loud warning', async () => {
   await shot(page, '09b-hostkey-mismatch')
 })
 
-test('the host dashboard shows one bar per core', async () => {
+test('the host dashboard says what the host is and shows one bar per core', async () => {
   await page.getByRole('button', { name: 'Host' }).click()
   await expect(page.getByRole('meter', { name: /^Core \d+$/ })).toHaveCount(cpus().length, { timeout: 15_000 })
+  // The host's identity, as virsh tells it, and the VM count from the list.
+  await expect(page.getByTestId('host-hostname')).toHaveText(await virsh('hostname'))
+  const hv = /Running hypervisor:\s+(.+)/.exec(await virsh('version'))?.[1]?.trim() ?? 'no hypervisor version'
+  await expect(page.getByTestId('host-hypervisor')).toContainText(hv)
+  const all = (await virsh('list', '--all', '--name')).split('\n').filter(Boolean).length
+  await expect(page.getByTestId('host-vms')).toContainText(`of ${all} running`)
   await page.getByLabel('Update interval').selectOption('1000')
   await page.waitForTimeout(2500)
   await shot(page, '10-host')

@@ -50,6 +50,9 @@ export const vmControlData = z.object({
 
 export const vmInfoData = z.object({ vmId: vmRef })
 
+/** host-info takes no fields. */
+export const hostInfoData = z.object({})
+
 export const vmAutostartData = z.object({
   vmId: vmRef,
   /** true: the VM starts when the host does; false: it does not. */
@@ -142,6 +145,7 @@ export const CLIENT_MESSAGES = {
   'vm-control': vmControlData,
   'vm-info': vmInfoData,
   'vm-autostart': vmAutostartData,
+  'host-info': hostInfoData,
   'vnc-connect': vncConnectData,
   'vnc-data': vncDataData,
   'vnc-input': vncInputData,
@@ -242,6 +246,35 @@ export interface VmControlResponseData {
   vmId: string
   action: VmAction
   status: 'success'
+}
+
+/** `host-info-response`: the hypervisor host as its libvirt daemon describes it. */
+export interface HostInfoData {
+  hostname: string
+  /** The libvirt connection, as the server shows it (no credentials). */
+  uri: string
+  /** The driver and its version ("QEMU", "7.2.0"); version absent when the daemon cannot tell. */
+  hypervisor: { type: string; version?: string }
+  libvirtVersion: string
+  cpu: {
+    /** e.g. "x86_64". */
+    arch: string
+    /** libvirt's CPU model name and vendor, when the capabilities give them. */
+    model?: string
+    vendor?: string
+    /** Logical CPUs, and their topology. */
+    cpus: number
+    mhz: number
+    sockets: number
+    cores: number
+    threads: number
+    numaNodes: number
+  }
+  /** Whether the daemon can run KVM-accelerated guests (else only emulated ones). */
+  kvm: boolean
+  memoryKiB: number
+  /** The VMs this user may see: all, and those running or paused. */
+  vms: { total: number; running: number }
 }
 
 /** `vm-autostart-response`: the VM's autostart setting as libvirt now has it. */
@@ -378,6 +411,7 @@ export interface ServerResponses {
   'vm-control-response': VmControlResponseData
   'vm-info-response': VmInfoData
   'vm-autostart-response': VmAutostartResponseData
+  'host-info-response': HostInfoData
   'vnc-connect-response': VncConnectResponseData
   'vnc-data-response': { vmId: string; sessionId: string }
   'vnc-input-response': { vmId: string; sessionId: string }

@@ -121,6 +121,7 @@ function messageSpecs(): Record<string, Variant[]> {
       },
     ],
     'vm-info': [{ fields: { vmId: vmRef }, make: (_r, vm) => ({ vmId: vm }) }],
+    'host-info': [{ fields: {}, make: () => ({}) }],
     'vm-autostart': [
       {
         fields: { vmId: vmRef, enabled: { spec: { t: 'bool' }, required: true } },
@@ -418,9 +419,11 @@ export function generate(opts: GenerateOptions): FuzzCase[] {
       const data = variant.make(r, vm, cls)
       const fieldNames = Object.keys(variant.fields)
       const id = nextId()
-      const m = r.int(0, 13)
-      const field = r.pick(fieldNames)
-      const spec = variant.fields[field]!.spec
+      // A message without fields (host-info) gets only the mutations that need none.
+      const fieldless = fieldNames.length === 0
+      const m = fieldless ? r.pick([6, 8, 10, 11, 12, 13]) : r.int(0, 13)
+      const field = fieldless ? '' : r.pick(fieldNames)
+      const spec = variant.fields[field]?.spec ?? { t: 'bool' as const }
       if (m <= 2) {
         // Wrong JSON type for one field.
         data[field] = wrongTyped(spec, r)
@@ -470,7 +473,8 @@ export function generate(opts: GenerateOptions): FuzzCase[] {
           frame: envelope(type, d, id),
           id,
           target: 'none',
-          expect: { okAllowed: false, invalidPath: 'data' },
+          // Absent data counts as {}: for a message without fields that is a valid request.
+          expect: fieldless && d === undefined ? { okAllowed: true } : { okAllowed: false, invalidPath: 'data' },
         })
       } else if (m === 7) {
         // Nested junk in a field.

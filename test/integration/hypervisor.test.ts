@@ -64,6 +64,15 @@ describe('hypervisor bridge on the test driver (through the daemon)', () => {
       `start ${C}`,
       `suspend ${C}`,
     )
+    // The server learns of the suspend from libvirt's lifecycle event, a moment after virsh
+    // returns: wait until its inventory says so, or the first test's snapshot races the event.
+    const probe = await connect(server.wsUrl, await server.tokenFor('hv-admin'))
+    try {
+      await probe.request('subscribe', { topic: 'vm-status', vmId: C })
+      await probe.next<VmStatusData>('vm-status', d => d.name === C && d.status === 'paused', 10_000)
+    } finally {
+      await probe.close()
+    }
   })
 
   afterAll(async () => {

@@ -4,6 +4,7 @@
  * (the "one stats call per tick" guarantee is checked against these counts).
  */
 import type { Duplex } from 'node:stream'
+import type { NodeInfo } from '../libvirt/types.js'
 import type { ParamValue } from './status.js'
 
 export interface HvDomain {
@@ -29,6 +30,25 @@ export interface HvInterface {
   name: string
   hwaddr: string | null
   addrs: { type: number; addr: string; prefix: number }[]
+}
+
+/** What the daemon says about its host (one round of calls). */
+export interface HvHostFacts {
+  hostname: string
+  /** The driver's name, e.g. "QEMU". */
+  type: string
+  /** Hypervisor and libvirt versions, major*1_000_000 + minor*1000 + micro (0: unknown). */
+  version: number
+  libVersion: number
+  node: NodeInfo
+  /**
+   * The host's total memory from the node memory statistics (all cells), KiB.
+   * Preferred to node.memoryKiB, which some hosts count from the first NUMA
+   * cell only (memory added outside it goes missing there).
+   */
+  memoryTotalKiB?: number
+  /** The capabilities XML ('' when the daemon would not give it). */
+  capabilities: string
 }
 
 export type HvOp = 'create' | 'shutdown' | 'destroy' | 'reboot' | 'reset' | 'suspend' | 'resume'
@@ -65,6 +85,7 @@ export interface HvClient extends HvEvents {
   /** A disk's sizes in bytes, the disk named by its target ("vda"). */
   blockInfo(dom: HvDomain, disk: string): Promise<{ capacity: number; allocation: number }>
   openConsole(dom: HvDomain): Promise<Duplex>
+  host(): Promise<HvHostFacts>
   close(): Promise<void>
 }
 

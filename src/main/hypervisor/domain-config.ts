@@ -4,8 +4,8 @@
  * shows. Runtime facts (state, autostart, disk sizes, guest addresses) are
  * added by the service; this module only reads the XML.
  */
-import { XMLParser } from 'fast-xml-parser'
 import type { VmDiskInfo, VmGraphicsInfo, VmNicInfo } from '../../shared/protocol.js'
+import { attr, list, node, text, xmlParser, type XmlNode } from './xml.js'
 
 export interface DomainConfig {
   name: string
@@ -21,40 +21,9 @@ export interface DomainConfig {
   graphics: VmGraphicsInfo[]
 }
 
-/** An element as fast-xml-parser gives it: attributes under "@_", text under "#text". */
-type Node = { [key: string]: unknown }
+type Node = XmlNode
 
-const LISTS = new Set(['domain.devices.disk', 'domain.devices.interface', 'domain.devices.graphics'])
-
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  textNodeName: '#text',
-  // Values stay strings: a MAC or a disk name must never turn into a number.
-  parseTagValue: false,
-  parseAttributeValue: false,
-  isArray: (_name, jpath) => LISTS.has(String(jpath)),
-})
-
-function node(v: unknown): Node | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Node) : undefined
-}
-
-/** Text of an element, whether it has attributes or not. */
-function text(v: unknown): string | undefined {
-  if (typeof v === 'string') return v.trim() || undefined
-  const t = node(v)?.['#text']
-  return typeof t === 'string' ? t.trim() || undefined : undefined
-}
-
-function attr(v: unknown, name: string): string | undefined {
-  const a = node(v)?.[`@_${name}`]
-  return typeof a === 'string' && a !== '' ? a : undefined
-}
-
-function list(v: unknown): Node[] {
-  return Array.isArray(v) ? v.map(node).filter((n): n is Node => n !== undefined) : []
-}
+const parser = xmlParser(['domain.devices.disk', 'domain.devices.interface', 'domain.devices.graphics'])
 
 /** libvirt's memory units, as multiples of KiB (it writes KiB itself; others are accepted on input). */
 const UNIT_KIB: Record<string, number> = {

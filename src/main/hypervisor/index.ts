@@ -152,6 +152,12 @@ export async function createHypervisorBridge(
     handle: data => service.setAutostart(data.vmId, data.enabled),
   }
 
+  const hostInfo: MessageHandler<'host-info'> = {
+    type: 'host-info',
+    permission: 'view',
+    handle: (_data, hctx) => service.hostInfo(hctx.principal, shownUri),
+  }
+
   const statusTopic = (topic: 'vm-status' | 'vm-status-all'): TopicProvider => ({
     topic,
     permission: 'view',
@@ -172,6 +178,7 @@ export async function createHypervisorBridge(
       vmControl as unknown as MessageHandler,
       vmInfo as unknown as MessageHandler,
       vmAutostart as unknown as MessageHandler,
+      hostInfo as unknown as MessageHandler,
     ],
     topics: [statusTopic('vm-status'), statusTopic('vm-status-all')],
     async resolveVm(vmRef) {

@@ -20,6 +20,7 @@ import {
   type HvClient,
   type HvDomain,
   type HvDomainInfo,
+  type HvHostFacts,
   type HvInterface,
   type HvOp,
   type HvStatsRecord,
@@ -144,6 +145,31 @@ export class LibvirtHvClient implements HvClient {
 
   autostart(dom: HvDomain): Promise<boolean> {
     return this.run('autostart', c => c.domainGetAutostart(dom as Domain))
+  }
+
+  host(): Promise<HvHostFacts> {
+    return this.run('host', async c => {
+      const [hostname, type, version, libVersion, node, capabilities, memory] = await Promise.all([
+        c.getHostname(),
+        c.getType(),
+        // Not every driver knows its hypervisor's version or gives capabilities: shown as unknown.
+        c.getVersion().catch(() => 0),
+        c.getLibVersion(),
+        c.nodeGetInfo(),
+        c.getCapabilities().catch(() => ''),
+        c.nodeGetMemoryStats().catch(() => ({}) as Record<string, bigint>),
+      ])
+      const total = memory.total
+      return {
+        hostname,
+        type,
+        version,
+        libVersion,
+        node,
+        capabilities,
+        ...(total !== undefined && total > 0n ? { memoryTotalKiB: Number(total) } : {}),
+      }
+    })
   }
 
   setAutostart(dom: HvDomain, enabled: boolean): Promise<void> {

@@ -12,13 +12,15 @@ import type {
   SystemEventData,
   SystemEventName,
   VmAction,
+  HostInfoData,
   VmAutostartResponseData,
   VmInfoData,
   VmStatusData,
   VmStatusValue,
 } from '../../shared/protocol.js'
 import { isConnectionLost, isDomainNotFound, LibvirtTimeoutError } from '../libvirt/errors.js'
-import type { HvClient, HvDomain, HvDomainInfo } from './client.js'
+import { parseCapabilities } from './capabilities.js'
+import type { HvClient, HvDomain, HvDomainInfo, HvHostFacts } from './client.js'
 import { planControl } from './control.js'
 import { parseDomainConfig } from './domain-config.js'
 import { addressesForMacs, interfaceMacs, readLocalNeighbours, type NeighbourEntry } from './neighbours.js'
@@ -372,6 +374,44 @@ export class HypervisorService implements VmDirectory {
   }
 
   /** A libvirt failure on one VM as the API error a client can act on. */
+  /**
+   * The host as the daemon describes it, with the VMs `principal` may see
+   * counted (never those outside their grants).
+   */
+  async hostInfo(principal: Principal, uri: string): Promise<HostInfoData> {
+    if (!this.client.connected) throw this.unavailable()
+    let facts: HvHostFacts
+    try {
+      facts = await this.client.host()
+    } catch (e) {
+      if (isConnectionError(e) || !this.client.connected) throw this.unavailable()
+      throw e
+    }
+    const caps = parseCapabilities(facts.capabilities)
+    const mine = this.list().filter(v => principal.canAccessVm(v.name))
+    const { node } = facts
+    return {
+      hostname: facts.hostname,
+      uri,
+      hypervisor: { type: facts.type, ...(facts.version > 0 ? { version: versionString(facts.version) } : {}) },
+      libvirtVersion: versionString(facts.libVersion),
+      cpu: {
+        arch: caps.arch ?? node.model,
+        ...(caps.model ? { model: caps.model } : {}),
+        ...(caps.vendor ? { vendor: caps.vendor } : {}),
+        cpus: node.cpus,
+        mhz: node.mhz,
+        sockets: node.sockets,
+        cores: node.cores,
+        threads: node.threads,
+        numaNodes: node.nodes,
+      },
+      kvm: caps.kvm,
+      memoryKiB: facts.memoryTotalKiB ?? node.memoryKiB,
+      vms: { total: mine.length, running: mine.filter(v => v.status === 'running' || v.status === 'paused').length },
+    }
+  }
+
   /**
    * Sets whether the VM starts with the host and answers with what libvirt
    * then reports. A transient VM has nothing to autostart: refused before
@@ -764,4 +804,9 @@ function isNotFound(e: unknown): boolean {
 /** The connection is gone or did not answer: the caller should hear HYPERVISOR_UNAVAILABLE. */
 function isConnectionError(e: unknown): boolean {
   return isConnectionLost(e) || e instanceof LibvirtTimeoutError
+}
+
+/** libvirt's encoded version (major*1_000_000 + minor*1000 + micro) as "major.minor.micro". */
+export function versionString(v: number): string {
+  return `${Math.floor(v / 1_000_000)}.${Math.floor(v / 1000) % 1000}.${v % 1000}`
 }

@@ -246,6 +246,21 @@ export class LibvirtClient extends EventEmitter<LibvirtClientEvents> {
     return (await this.call(Proc.CONNECT_GET_URI)).string()
   }
 
+  /** The hypervisor driver's name, e.g. "QEMU" or "TEST". */
+  async getType(): Promise<string> {
+    return (await this.call(Proc.CONNECT_GET_TYPE)).string()
+  }
+
+  /** The hypervisor's version, encoded as getLibVersion's (e.g. 7002000 for QEMU 7.2.0; 0 when unknown). */
+  async getVersion(): Promise<number> {
+    return Number((await this.call(Proc.CONNECT_GET_VERSION)).uhyper())
+  }
+
+  /** The capabilities XML: the host's CPU, NUMA cells and the guest types it can run. */
+  async getCapabilities(): Promise<string> {
+    return (await this.call(Proc.CONNECT_GET_CAPABILITIES)).string()
+  }
+
   /** libvirt version as major*1_000_000 + minor*1000 + release (e.g. 9000000 for 9.0.0). */
   async getLibVersion(): Promise<number> {
     return Number((await this.call(Proc.CONNECT_GET_LIB_VERSION)).uhyper())

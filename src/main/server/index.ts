@@ -111,6 +111,7 @@ const DEFAULT_PERMISSIONS: Record<ClientMessageType, Permission> = {
   'vm-control': 'control',
   'vm-info': 'view',
   'vm-autostart': 'control',
+  'host-info': 'view',
   'vnc-connect': 'console',
   'vnc-data': 'console',
   'vnc-input': 'console',
@@ -587,10 +588,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         checkPermission(conn, msgType, permission, ref)
         await checkVm(conn, msgType, ref)
         if (!handler) {
-          if (msgType === 'vm-control' || msgType === 'vm-info' || msgType === 'vm-autostart')
+          if (
+            msgType === 'vm-control' ||
+            msgType === 'vm-info' ||
+            msgType === 'vm-autostart' ||
+            msgType === 'host-info'
+          )
             throw new ApiError(
               'HYPERVISOR_UNAVAILABLE',
-              `this server runs no hypervisor bridge, so ${msgType === 'vm-info' ? 'VM details are not available' : 'VMs cannot be controlled'}`,
+              `this server runs no hypervisor bridge, so ${msgType === 'vm-info' || msgType === 'host-info' ? 'hypervisor details are not available' : 'VMs cannot be controlled'}`,
               { vmId: ref },
             )
           const what = msgType.startsWith('vnc-') ? 'VNC console' : 'terminal'

@@ -1,12 +1,96 @@
-/** The host monitor: per-core CPU bars, memory, disk and network charts, interval selector. */
+/**
+ * The host page: what the hypervisor is (host-info: name, versions, CPU,
+ * memory, acceleration, VM counts) above the live monitor — per-core CPU
+ * bars, memory, disk and network charts, interval selector.
+ */
+import { useEffect, useState } from 'react'
 import { useTranslation } from 'react-i18next'
+import type { HostInfoData } from '../../../shared/protocol'
+import { RequestError } from '../api/types'
+import { describeServerError } from '../i18n'
 import { TimeChart } from '../components/TimeChart'
 import { formatKiB, formatPercent, formatRate } from '../lib/format'
 import { useChartColors } from '../lib/theme'
 import { hostHistory, useHostStore } from '../stores/host'
-import { changeHostInterval } from '../stores/session'
+import { changeHostInterval, getClient, useSessionStore } from '../stores/session'
+import { useVmStore } from '../stores/vms'
 
 const INTERVALS = [1000, 2000, 5000, 10_000, 30_000]
+
+/** host-info, read again whenever the socket (re)connects. */
+function useHostInfo(): { info?: HostInfoData; error?: string } {
+  const connected = useSessionStore(s => s.conn.state === 'open')
+  const [state, setState] = useState<{ info?: HostInfoData; error?: string }>({})
+  useEffect(() => {
+    const c = getClient()
+    if (!connected || !c) return
+    let alive = true
+    c.request('host-info', {}).then(
+      info => alive && setState({ info }),
+      (e: unknown) => {
+        if (!alive) return
+        const d = e instanceof RequestError ? describeServerError(e.code, e.message) : undefined
+        setState(s => ({ ...s, error: d ? [d.title, d.body].filter(Boolean).join(' ') : String(e) }))
+      },
+    )
+    return () => {
+      alive = false
+    }
+  }, [connected])
+  return state
+}
+
+/** The hypervisor's identity; the VM counts come live from the list the UI already has. */
+function HostFacts() {
+  const { t } = useTranslation()
+  const { info, error } = useHostInfo()
+  // The map itself (a stable reference between changes), not a fresh array per render.
+  const byId = useVmStore(s => s.byId)
+  if (!info)
+    return error ? (
+      <p className="alert alert-danger" role="alert">
+        {t('host.infoFailed', { message: error })}
+      </p>
+    ) : null
+  const vms = Object.values(byId)
+  const running = vms.filter(v => v.status === 'running' || v.status === 'paused').length
+  const cpuName = [info.cpu.vendor, info.cpu.model].filter(Boolean).join(' ')
+  return (
+    <aside className="facts card host-facts" aria-labelledby="host-facts-title">
+      <h3 id="host-facts-title">{t('host.about')}</h3>
+      <dl>
+        <dt>{t('host.hostname')}</dt>
+        <dd className="mono selectable" data-testid="host-hostname">
+          {info.hostname}
+        </dd>
+        <dt>{t('host.hypervisor')}</dt>
+        <dd data-testid="host-hypervisor">
+          {[info.hypervisor.type, info.hypervisor.version].filter(Boolean).join(' ')} ·{' '}
+          {info.kvm ? t('host.kvm') : t('host.emulated')}
+        </dd>
+        <dt>{t('host.libvirt')}</dt>
+        <dd>{info.libvirtVersion}</dd>
+        <dt>{t('host.processor')}</dt>
+        <dd>
+          {[info.cpu.arch, cpuName].filter(Boolean).join(' · ')} ·{' '}
+          {t('host.topology', {
+            cpus: info.cpu.cpus,
+            sockets: info.cpu.sockets,
+            cores: info.cpu.cores,
+            threads: info.cpu.threads,
+            mhz: info.cpu.mhz,
+          })}
+        </dd>
+        <dt>{t('host.memory')}</dt>
+        <dd>{formatKiB(info.memoryKiB)}</dd>
+        <dt>{t('host.vms')}</dt>
+        <dd data-testid="host-vms">{t('host.vmCount', { running, total: vms.length })}</dd>
+        <dt>{t('host.connection')}</dt>
+        <dd className="mono selectable">{info.uri}</dd>
+      </dl>
+    </aside>
+  )
+}
 
 export function HostView() {
   const { t } = useTranslation()
@@ -34,6 +118,7 @@ export function HostView() {
           </select>
         </label>
       </header>
+      <HostFacts />
       {!latest ? (
         <p className="empty">{t('host.waiting')}</p>
       ) : (
