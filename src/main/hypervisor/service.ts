@@ -373,7 +373,6 @@ export class HypervisorService implements VmDirectory {
     return out
   }
 
-  /** A libvirt failure on one VM as the API error a client can act on. */
   /**
    * The host as the daemon describes it, with the VMs `principal` may see
    * counted (never those outside their grants).
@@ -445,6 +444,7 @@ export class HypervisorService implements VmDirectory {
     }
   }
 
+  /** A libvirt failure on one VM as the API error a client can act on. */
   private domainError(e: unknown, vmRef: string): unknown {
     if (isNotFound(e)) return new ApiError('VM_NOT_FOUND', `no VM named or with UUID '${vmRef}'`, { vmId: vmRef })
     if (!this.client.connected || isConnectionError(e)) return this.unavailable(vmRef)

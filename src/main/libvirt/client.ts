@@ -333,7 +333,7 @@ export class LibvirtClient extends EventEmitter<LibvirtClientEvents> {
     return (await this.domCall(Proc.DOMAIN_GET_AUTOSTART, dom)).int() !== 0
   }
 
-  /** Whether the domain starts when the host (its daemon) starts; the daemon refuses it for a transient domain. */
+  /** Sets whether the domain starts when the host (its daemon) does; the daemon refuses it for a transient domain. */
   async domainSetAutostart(dom: DomainRef, autostart: boolean): Promise<void> {
     await this.domCall(Proc.DOMAIN_SET_AUTOSTART, dom, w => w.int(autostart ? 1 : 0))
   }
