@@ -112,19 +112,23 @@ describe('vm-autostart on the test driver (through the daemon)', () => {
   it('audits who changed the setting, and which way', async () => {
     await op.request('vm-autostart', { vmId: KEPT, enabled: true })
     await op.request('vm-autostart', { vmId: KEPT, enabled: false })
-    const lines = (await readFile(join(server.dataDir, 'audit.log'), 'utf8'))
-      .split('\n')
-      .filter(Boolean)
-      .map(l => JSON.parse(l) as { username?: string; action: string; vmId?: string; result: string })
-      .filter(l => l.action.startsWith('vm-autostart'))
-    expect(lines).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ username: 'auto-op', action: 'vm-autostart:on', vmId: KEPT, result: 'ok' }),
-        expect.objectContaining({ username: 'auto-op', action: 'vm-autostart:off', vmId: KEPT, result: 'ok' }),
-        expect.objectContaining({ username: 'auto-op', action: 'vm-autostart', vmId: PASSING, result: 'error' }),
-        expect.objectContaining({ username: 'auto-viewer', action: 'vm-autostart', result: 'denied' }),
-      ]),
-    )
+    // Audit lines are appended as the reply goes out: read until the last one is there.
+    const lines = async () =>
+      (await readFile(join(server.dataDir, 'audit.log'), 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map(l => JSON.parse(l) as { username?: string; action: string; vmId?: string; result: string })
+        .filter(l => l.action.startsWith('vm-autostart'))
+    await expect
+      .poll(lines, { timeout: 5000 })
+      .toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ username: 'auto-op', action: 'vm-autostart:on', vmId: KEPT, result: 'ok' }),
+          expect.objectContaining({ username: 'auto-op', action: 'vm-autostart:off', vmId: KEPT, result: 'ok' }),
+          expect.objectContaining({ username: 'auto-op', action: 'vm-autostart', vmId: PASSING, result: 'error' }),
+          expect.objectContaining({ username: 'auto-viewer', action: 'vm-autostart', result: 'denied' }),
+        ]),
+      )
   })
 })
 
