@@ -3,18 +3,15 @@
 // vm-control and each of its refusals, lifecycle events in zh-CN and who
 // caused them. test:///default is shared by every client of the daemon; our
 // domains carry the voidvm-t-hv- prefix and are removed in afterAll.
-import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestServer, type TestServer, type TestUser } from '../fixtures/server.js'
 import { connect, refusal, type TestClient } from '../fixtures/ws-client.js'
+import { testDriverVirsh as virsh } from './libvirt-helpers.js'
 import type { SystemEventData, VmStatusData } from '../../src/shared/protocol.js'
 
-const run = promisify(execFile)
-const URI = 'test+unix:///default'
 const PREFIX = 'voidvm-t-hv-'
 const A = `${PREFIX}a-${process.pid}` // stays stopped
 const B = `${PREFIX}b-${process.pid}` // running
@@ -24,12 +21,6 @@ const E = `${PREFIX}e-${process.pid}` // defined and undefined while we watch
 const U = `${PREFIX}un-${process.pid}` // controlled by an operator and, behind VoidVM's back, by virsh
 
 let dir = ''
-
-async function virsh(...cmds: string[]): Promise<string> {
-  // One virsh process per batch: the test driver's state lives only while a connection holds it.
-  const { stdout } = await run('virsh', ['-c', URI, cmds.join(' ; ')], { timeout: 60_000 })
-  return stdout
-}
 
 async function domainFile(name: string, vcpus = 2): Promise<string> {
   const f = join(dir, `${name}.xml`)

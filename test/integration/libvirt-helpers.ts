@@ -1,5 +1,19 @@
 /** Helpers shared by the libvirt client tests (not a test file itself). */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import type { LifecycleEventData, RebootEventData } from '../../src/main/libvirt/index.js'
+
+/**
+ * Runs virsh commands on the daemon's test driver, as one batch. One virsh
+ * process per batch: the test driver's state lives only while a connection
+ * holds it (the server under test keeps one open between batches).
+ */
+export async function testDriverVirsh(...cmds: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)('virsh', ['-c', 'test+unix:///default', cmds.join(' ; ')], {
+    timeout: 60_000,
+  })
+  return stdout
+}
 
 export interface EventLog {
   lifecycle: LifecycleEventData[]

@@ -253,6 +253,11 @@ describe('voidvm-server serve logging in to libvirt over SSH with VOIDVM_LIBVIRT
   }, 60_000)
 })
 
+/** The SSH connections sshd is serving for root (one `sshd: root@…` process each). */
+async function rootSessions(sshdPid: number): Promise<string[]> {
+  return (await commandsUnder(sshdPid)).filter(c => c.startsWith('sshd: root@'))
+}
+
 describe('libvirt client over SSH as root: virt-ssh-helper against the system daemon', () => {
   const GUEST = `voidvm-t-lvssh-g${process.pid}`
   let sshd: TestSshd
@@ -296,7 +301,7 @@ describe('libvirt client over SSH as root: virt-ssh-helper against the system da
 
   it('opens a sibling connection as one more channel on the same SSH session (no second login); each closes on its own', async () => {
     const pid = await sshdPid(sshd)
-    const sessions = async () => (await commandsUnder(pid)).filter(c => c.startsWith('sshd: root@'))
+    const sessions = () => rootSessions(pid)
     const helpers = async () => (await commandsUnder(pid)).filter(c => c.startsWith('virt-ssh-helper'))
     expect(await sessions()).toHaveLength(1)
     const sibling = await lv!.openSibling({ keepaliveIntervalMs: 0 })
@@ -356,7 +361,7 @@ describe('libvirt client over SSH as root: virt-ssh-helper against the system da
       console1 = await sibling.openConsole(GUEST)
       console1.dedicateConnection()
       console1.once('close', () => void sibling.close())
-      expect((await commandsUnder(await sshdPid(sshd))).filter(x => x.startsWith('sshd: root@'))).toHaveLength(1)
+      expect(await rootSessions(await sshdPid(sshd))).toHaveLength(1)
       const waitFor = tap(console1)
       const marker = `lvssh-${randomBytes(4).toString('hex')}`
       const m = await waitFor(new RegExp(`${marker}-42\\r?\\n`), 30_000, () =>
@@ -410,7 +415,7 @@ describe('libvirt client over SSH as root, on an SSH server that allows one chan
       ssh: { privateKey: sshd.privateKey, hostFingerprint: sshd.hostKeyFingerprint },
     })
     const pid = await sshdPid(sshd)
-    const sessions = async () => (await commandsUnder(pid)).filter(c => c.startsWith('sshd: root@'))
+    const sessions = () => rootSessions(pid)
     try {
       const sibling = await lv.openSibling({ keepaliveIntervalMs: 0 })
       try {

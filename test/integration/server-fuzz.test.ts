@@ -33,23 +33,17 @@ import { ERROR_CODE_LIST } from '../../src/shared/errors.js'
 import { startTestServer, type TestServer } from '../fixtures/server.js'
 import { startSshd, type TestSshd } from '../fixtures/sshd.js'
 import { connect, type Frame, type TestClient } from '../fixtures/ws-client.js'
+import { testDriverVirsh as virsh } from './libvirt-helpers.js'
 import { generate, generateRaw, type FuzzCase } from './fuzz-gen.js'
 
 const run = promisify(execFile)
 const SEED = Number(process.env.VOIDVM_FUZZ_SEED ?? 0x5eedf022)
-const URI = 'test+unix:///default'
 const PREFIX = 'voidvm-t-fz-'
 const VNC_VM = `${PREFIX}vnc`
 const SSH_VM = `${PREFIX}ssh`
 const CTL_VM = `${PREFIX}ctl`
 const OUR_VMS = [VNC_VM, SSH_VM, CTL_VM]
 const OP = 'fz-op'
-
-async function virsh(...cmds: string[]): Promise<string> {
-  // One virsh process per batch: the test driver's state lives only while a connection holds it.
-  const { stdout } = await run('virsh', ['-c', URI, cmds.join(' ; ')], { timeout: 60_000 })
-  return stdout
-}
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 

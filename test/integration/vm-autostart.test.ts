@@ -5,32 +5,20 @@
  * and the audit log names who changed what; on a real QEMU domain libvirt's
  * autostart link appears and goes.
  */
-import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { VmAutostartResponseData, VmInfoData } from '../../src/shared/protocol.js'
 import { defineTestGuest, guestImagesReady, virsh, type TestGuest } from '../fixtures/guest.js'
 import { startTestServer, type TestServer } from '../fixtures/server.js'
 import { connect, refusal, type TestClient } from '../fixtures/ws-client.js'
+import { testDriverVirsh as testVirsh, testDriverXml } from './libvirt-helpers.js'
 
-const run = promisify(execFile)
-const TEST_URI = 'test+unix:///default'
 const PREFIX = 'voidvm-t-auto-'
 const KEPT = `${PREFIX}kept-${process.pid}`
 const PASSING = `${PREFIX}transient-${process.pid}`
-
-async function testVirsh(...cmds: string[]): Promise<string> {
-  // One virsh process per batch: the server's own connection keeps the test driver's state alive.
-  const { stdout } = await run('virsh', ['-c', TEST_URI, cmds.join(' ; ')], { timeout: 60_000 })
-  return stdout
-}
-
-const domainXml = (name: string) =>
-  `<domain type='test'><name>${name}</name><memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>`
 
 /** "enable" / "disable", as `virsh dominfo` prints the autostart line. */
 function autostartOf(dominfo: string): string | undefined {
@@ -49,8 +37,8 @@ describe('vm-autostart on the test driver (through the daemon)', () => {
     await server.addUser('auto-viewer', 'viewer', [`${PREFIX}*`])
     await server.addUser('auto-other', 'operator', ['other-*'])
     op = await connect(server.wsUrl, await server.tokenFor('auto-op'))
-    await writeFile(join(dir, 'kept.xml'), domainXml(KEPT))
-    await writeFile(join(dir, 'transient.xml'), domainXml(PASSING))
+    await writeFile(join(dir, 'kept.xml'), testDriverXml(KEPT))
+    await writeFile(join(dir, 'transient.xml'), testDriverXml(PASSING))
     // `create` makes a running domain with no persistent definition.
     await testVirsh(`define ${join(dir, 'kept.xml')}`, `create ${join(dir, 'transient.xml')}`)
   })

@@ -15,18 +15,12 @@ import type { VmInfoData } from '../../src/shared/protocol.js'
 import { defineTestGuest, guestImagesReady, testNetPair, virsh, waitFor, type TestGuest } from '../fixtures/guest.js'
 import { startTestServer, type TestServer } from '../fixtures/server.js'
 import { connect, refusal, type TestClient } from '../fixtures/ws-client.js'
+import { testDriverVirsh as testVirsh } from './libvirt-helpers.js'
 
 const run = promisify(execFile)
-const TEST_URI = 'test+unix:///default'
 const PREFIX = 'voidvm-t-info-'
 const RICH = `${PREFIX}rich-${process.pid}`
 const BARE = `${PREFIX}bare-${process.pid}`
-
-async function testVirsh(...cmds: string[]): Promise<string> {
-  // One virsh process per batch: the test driver's state lives only while a connection holds it.
-  const { stdout } = await run('virsh', ['-c', TEST_URI, cmds.join(' ; ')], { timeout: 60_000 })
-  return stdout
-}
 
 const RICH_XML = `<domain type='test'>
   <name>${RICH}</name>
